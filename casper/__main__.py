@@ -1,0 +1,3 @@
+from casper.cli import main
+
+main()

@@ -1,0 +1,268 @@
+"""Location configs: the reference's JSON format (SPEC.md section 2), validated.
+
+Every reference key is required, so a reference config file loads unchanged; the keys we add (kitchen
+coordinates, growth curve, late-night bump, brand launches and exits, a road network file) are optional.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from casper.errors import CasperError
+from casper.resources import configs_dir
+
+EVENT_BODY_FIELDS: dict[str, tuple[str, ...]] = {
+    "order_created": ("customer_lat", "customer_lon", "customer_addr", "items"),
+    "gk_started": (),
+    "gk_finished": (),
+    "gk_ready": (),
+    "driver_arrived": (),
+    "driver_picked_up": ("route_points", "eta_mins"),
+    "driver_ping": ("progress_pct", "loc_lat", "loc_lon"),
+    "delivered": ("delivered_lat", "delivered_lon"),
+}
+EVENT_TYPES = tuple(EVENT_BODY_FIELDS)
+
+# Kitchens of the reference configs, so its files (which name an address, not coordinates) work
+# offline without geocoding.
+KNOWN_KITCHENS: dict[str, tuple[float, float]] = {
+    "160 Spear St, San Francisco, CA 94105": (37.79166, -122.39379),
+    "311 W Monroe St, Chicago, IL 60606": (41.88063, -87.63618),
+}
+
+NonNegative = Annotated[float, Field(ge=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class ConfigError(CasperError, ValueError):
+    """A location config that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceTimes(_Strict):
+    """Minutes between lifecycle steps, each [mean, standard deviation]."""
+
+    cs: tuple[NonNegative, NonNegative]
+    sf: tuple[NonNegative, NonNegative]
+    fr: tuple[NonNegative, NonNegative]
+    rp: tuple[NonNegative, NonNegative]
+
+
+class DriverArrival(_Strict):
+    alpha: Annotated[float, Field(gt=0)]
+    beta: Annotated[float, Field(gt=0)]
+    after_ready_pct: Probability
+
+
+class BrandMomentum(_Strict):
+    improving: Probability
+    flat: Probability
+    declining: Probability
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> BrandMomentum:
+        total = self.improving + self.flat + self.declining
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"improving + flat + declining must sum to 1, not {total:g}")
+        return self
+
+
+class MomentumRates(_Strict):
+    growth: NonNegative
+    decline: Annotated[float, Field(ge=0, le=1)]
+
+
+class LateNightBump(_Strict):
+    """Extra demand 21:00-01:00 (the canonical dataset has one location with it)."""
+
+    peak: Annotated[float, Field(ge=1)] = 2.0
+
+
+class BrandLifecycle(_Strict):
+    """A brand that launches or exits at a given day of the simulation, at this location."""
+
+    brand_id: Annotated[int, Field(ge=1)]
+    launch_day: Annotated[int, Field(ge=0)] | None = None
+    exit_day: Annotated[int, Field(ge=0)] | None = None
+
+
+class LocationConfig(BaseModel):
+    # Unknown keys are kept rather than rejected: the reference added keys over time.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    # --- the reference's keys (all required) ---
+    start_days_ago: Annotated[int, Field(ge=0)]
+    end_days_ahead: Annotated[int, Field(ge=0)]
+    speed_up: Annotated[float, Field(gt=0)]
+    orders_day_1: NonNegative
+    orders_last: NonNegative
+    noise_pct: Annotated[float, Field(ge=0, le=100)]
+    svc: ServiceTimes
+    driver_arrival: DriverArrival
+    brand_momentum: BrandMomentum
+    momentum_rates: MomentumRates
+    dq: dict[str, dict[str, Probability]]
+    gk_location: str
+    location_name: Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]
+    radius_mi: Annotated[float, Field(gt=0, le=30)]
+    driver_mph: Annotated[float, Field(gt=0)]
+    batch_rows: Annotated[int, Field(ge=1)]
+    batch_seconds: Annotated[float, Field(gt=0)]
+    ping_sec: Annotated[float, Field(gt=0)]
+    random_seed: int
+
+    # --- ours (optional) ---
+    kitchen_lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    kitchen_lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    display_name: str | None = None
+    demand_curve: Literal["linear", "exponential"] = "linear"
+    late_night_bump: LateNightBump | None = None
+    brand_lifecycle: tuple[BrandLifecycle, ...] = ()
+    road_network: Path | None = None
+
+    @field_validator("dq")
+    @classmethod
+    def _known_dq_fields(cls, dq: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for event_type, fields in dq.items():
+            if event_type not in EVENT_BODY_FIELDS:
+                raise ValueError(
+                    f"unknown event type {event_type!r} (one of {', '.join(EVENT_TYPES)})"
+                )
+            for name in fields:
+                if name not in EVENT_BODY_FIELDS[event_type]:
+                    allowed = ", ".join(EVENT_BODY_FIELDS[event_type]) or "none"
+                    raise ValueError(
+                        f"{event_type} has no body field {name!r} (its fields: {allowed})"
+                    )
+        return dq
+
+    @model_validator(mode="after")
+    def _coherent(self) -> LocationConfig:
+        if (self.kitchen_lat is None) != (self.kitchen_lon is None):
+            raise ValueError("kitchen_lat and kitchen_lon go together: give both or neither")
+        return self
+
+    @property
+    def kitchen(self) -> tuple[float, float] | None:
+        """Kitchen (lat, lon): explicit, else a known reference address, else None (needs geocoding)."""
+        if self.kitchen_lat is not None and self.kitchen_lon is not None:
+            return (self.kitchen_lat, self.kitchen_lon)
+        return KNOWN_KITCHENS.get(self.gk_location)
+
+    @property
+    def city(self) -> str:
+        """The city part of gk_location ("160 Spear St, San Francisco, CA 94105" -> "San Francisco")."""
+        parts = [p.strip() for p in self.gk_location.split(",")]
+        return parts[-2] if len(parts) >= 3 else (self.display_name or self.location_name)
+
+    @property
+    def region(self) -> str:
+        """The "CA 94105" tail of gk_location, for customer addresses."""
+        parts = [p.strip() for p in self.gk_location.split(",")]
+        return parts[-1] if len(parts) >= 3 else ""
+
+    @property
+    def title(self) -> str:
+        """How people name the location ("San Francisco")."""
+        return self.display_name or self.city
+
+    @property
+    def total_days(self) -> int:
+        """T of the demand model: the length of the simulation window in days."""
+        return max(1, self.start_days_ago + self.end_days_ahead)
+
+
+def _describe(error: ValidationError, path: Path) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "missing":
+        message = "is required"
+    else:
+        message = first["msg"]
+        if not isinstance(first.get("input"), dict | list | type(None)):
+            message = f"{message} (got {first['input']!r})"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{path}: field {field}: {message}{suffix}"
+
+
+def load_config(path: Path) -> LocationConfig:
+    """Read and validate one location config; every problem is a one-line ConfigError."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a location config is a JSON object, not {type(raw).__name__}")
+    if isinstance(raw.get("road_network"), str) and not Path(raw["road_network"]).is_absolute():
+        raw["road_network"] = str((path.parent / raw["road_network"]).resolve())
+    try:
+        return LocationConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def available_locations(directory: Path | None = None) -> list[str]:
+    folder = directory or configs_dir()
+    return sorted(p.stem for p in folder.glob("*.json"))
+
+
+def resolve_locations(
+    selection: str | Iterable[str] = "all",
+    extra_files: Iterable[Path] = (),
+    directory: Path | None = None,
+) -> list[LocationConfig]:
+    """Configs chosen by file-name list ("sanfrancisco,chicago") or "all", plus explicit files.
+
+    Chosen by file name like the reference; two configs may not share a location_name.
+    """
+    folder = directory or configs_dir()
+    if isinstance(selection, str):
+        names = [s.strip() for s in selection.split(",") if s.strip()]
+    else:
+        names = list(selection)
+    extra = [Path(p) for p in extra_files]
+    if names == ["all"]:
+        names = available_locations(folder)
+    elif "all" in names:
+        raise ConfigError("locations: use 'all' alone, not inside a list")
+    paths: list[Path] = []
+    for name in names:
+        path = folder / f"{name.removesuffix('.json')}.json"
+        if not path.exists():
+            known = ", ".join(available_locations(folder)) or "none"
+            raise ConfigError(
+                f"unknown location {name!r}: no {path.name} in {folder} (known: {known})"
+            )
+        paths.append(path)
+    configs = [load_config(p) for p in [*paths, *extra]]
+    seen: dict[str, Path] = {}
+    for path, cfg in zip([*paths, *extra], configs, strict=True):
+        if cfg.location_name in seen:
+            raise ConfigError(
+                f"{path}: location_name {cfg.location_name!r} is also used by {seen[cfg.location_name]}"
+            )
+        seen[cfg.location_name] = path
+    if not configs:
+        raise ConfigError("no locations chosen")
+    return configs

@@ -1,0 +1,1 @@
+"""The order-flow generator: history, live continuation and replay of ghost-kitchen events."""

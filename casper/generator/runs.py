@@ -1,0 +1,144 @@
+"""The generator's three ways of running, as the CLI and the stages call them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from casper.config import resolve_locations
+from casper.errors import CasperError
+from casper.generator.history import DayResult, HistoryReport, generate_history
+from casper.generator.kitchens import build_kitchens
+from casper.generator.live import live_streams
+from casper.generator.plan import SimulationPlan, effective, load_plan, parse_now, save_plan
+from casper.generator.replay import ReplaySource, dataset_name, load_dataset, replay_shift
+from casper.generator.simulation import to_us
+from casper.generator.stream import PacedStream, StreamProgress, run_streams
+from casper.home import CasperHome
+from engines.base import LocalLander
+
+
+def plan_history(
+    home: CasperHome,
+    *,
+    locations: str = "all",
+    config_files: Sequence[Path] = (),
+    now: str | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+) -> SimulationPlan:
+    """The plan a generate run follows: the saved one, extended by any new locations."""
+    chosen = resolve_locations(locations, config_files)
+    requested = SimulationPlan(
+        now=parse_now(now), configs=tuple(effective(c, days, seed) for c in chosen)
+    )
+    saved = load_plan(home.generator)
+    if saved is None:
+        return requested
+    if now is None:
+        # no --now: continue the saved simulation rather than start another one
+        requested = SimulationPlan(now=saved.now, configs=requested.configs)
+    return saved.merged_with(requested)
+
+
+def run_generate(
+    home: CasperHome,
+    plan: SimulationPlan,
+    *,
+    workers: int = 1,
+    notify: Callable[[str], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
+    on_day: Callable[[DayResult], None] | None = None,
+) -> HistoryReport:
+    home.ensure()
+    save_plan(home.generator, plan)
+    return generate_history(
+        plan,
+        home.landing,
+        home.roads,
+        workers=workers,
+        notify=notify,
+        on_plan=on_plan,
+        on_day=on_day,
+    )
+
+
+def run_live(
+    home: CasperHome,
+    plan: SimulationPlan,
+    stop: threading.Event,
+    *,
+    speed: float | None = None,
+    until: dt.datetime | None = None,
+    sim_minutes: float | None = None,
+    batch_rows: int | None = None,
+    batch_seconds: float | None = None,
+    notify: Callable[[str], None] | None = None,
+    on_flush: Callable[[StreamProgress], None] | None = None,
+) -> list[PacedStream]:
+    kitchens = build_kitchens(plan.configs, plan.now_us, home.roads, notify)
+    lander = LocalLander(home.landing)
+    lander.sweep_temporaries()
+    streams = live_streams(
+        plan,
+        kitchens,
+        lander,
+        home.generator,
+        speed=speed,
+        batch_rows=batch_rows,
+        batch_seconds=batch_seconds,
+    )
+    until_us = _until(until, sim_minutes, min(s.clock_us for s in streams))
+    run_streams(streams, stop=stop, until_us=until_us, on_flush=on_flush)
+    return streams
+
+
+def run_replay(
+    home: CasperHome,
+    dataset: Path,
+    stop: threading.Event,
+    *,
+    speed: float,
+    loop: bool,
+    batch_rows: int,
+    batch_seconds: float,
+    until: dt.datetime | None = None,
+    sim_minutes: float | None = None,
+    on_flush: Callable[[StreamProgress], None] | None = None,
+) -> PacedStream:
+    if speed <= 0:
+        raise CasperError(f"--speed must be above 0, not {speed:g}")
+    events = load_dataset(dataset)
+    name = dataset_name(dataset)
+    shift = replay_shift(
+        home.generator / f"replay-{name}.meta.json", int(events["ts_us"][0]), parse_now(None)
+    )
+    source = ReplaySource(events, shift, loop)
+    lander = LocalLander(home.landing)
+    lander.sweep_temporaries()
+    stream = PacedStream(
+        prefix=f"replay-{name}",
+        source=source,
+        lander=lander,
+        checkpoint_path=home.generator / f"replay-{name}.json",
+        start=source.start,
+        speed=speed,
+        batch_rows=batch_rows,
+        batch_seconds=batch_seconds,
+    )
+    run_streams(
+        [stream], stop=stop, until_us=_until(until, sim_minutes, stream.clock_us), on_flush=on_flush
+    )
+    return stream
+
+
+def _until(until: dt.datetime | None, sim_minutes: float | None, clock_us: int) -> int | None:
+    if until is not None and sim_minutes is not None:
+        raise CasperError("give --until or --sim-minutes, not both")
+    if until is not None:
+        return to_us(until)
+    if sim_minutes is not None:
+        return clock_us + int(sim_minutes * 60_000_000)
+    return None

@@ -1,0 +1,200 @@
+"""Paced, resumable event streams: the engine under `casper live` and `casper replay`.
+
+A stream lands its events in batches (batch_rows events, or whatever arrived within batch_seconds)
+as numbered files. The landed files are the truth: a checkpoint records how far the stream got, and on
+start the stream looks for files landed after its checkpoint (the process may have been killed between
+the rename and the checkpoint), so it never lands an event twice nor skips one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import polars as pl
+
+from casper.generator.events import empty_events, to_ndjson
+from casper.generator.simulation import from_us, to_us
+from engines.base import Lander
+
+TICK_SECONDS = 0.05
+
+
+class Position(NamedTuple):
+    """The sort key of the last landed event: events are landed in (ts, order_id, sequence) order."""
+
+    ts_us: int
+    order_id: str
+    sequence: int
+
+    @classmethod
+    def before(cls, ts_us: int) -> Position:
+        """The position just before every event at or after ts_us."""
+        return cls(ts_us, "", -1)
+
+
+def after_position(position: Position) -> pl.Expr:
+    ts, order, seq = pl.col("ts_us"), pl.col("order_id"), pl.col("sequence")
+    return (ts > position.ts_us) | (
+        (ts == position.ts_us)
+        & ((order > position.order_id) | ((order == position.order_id) & (seq > position.sequence)))
+    )
+
+
+class StreamSource(Protocol):
+    def window(self, after: Position, until_us: int) -> pl.DataFrame:
+        """Events with a key after `after` and ts_us <= until_us, sorted by key."""
+
+    def end_us(self) -> int | None:
+        """The time after which the source has nothing more, or None if it never ends."""
+
+
+def position_of_last_line(payload: bytes) -> Position:
+    last = json.loads(payload.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+    ts = to_us(dt.datetime.fromisoformat(last["ts"]))
+    return Position(ts, last["order_id"], int(last["sequence"]))
+
+
+@dataclass
+class PacedStream:
+    """One resumable stream: its source, its landing files `<prefix>-<n>.ndjson`, its checkpoint."""
+
+    prefix: str
+    source: StreamSource
+    lander: Lander
+    checkpoint_path: Path
+    start: Position
+    speed: float
+    batch_rows: int
+    batch_seconds: float
+    position: Position = field(init=False)
+    files: int = field(init=False, default=0)
+    clock_us: int = field(init=False)
+    fetched: Position = field(init=False)
+    pending: pl.DataFrame = field(init=False, default_factory=empty_events)
+    landed_events: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.position = self.start
+        self.clock_us = self.start.ts_us
+        self._restore()
+        self.fetched = self.position
+
+    def file_name(self, number: int) -> str:
+        return f"{self.prefix}-{number:09d}.ndjson"
+
+    def _restore(self) -> None:
+        if self.checkpoint_path.exists():
+            saved = json.loads(self.checkpoint_path.read_text())
+            self.position = Position(*saved["position"])
+            self.files = int(saved["files"])
+            self.clock_us = int(saved["clock_us"])
+        # files landed after the last checkpoint write (a kill between rename and checkpoint)
+        while self.lander.exists(self.file_name(self.files)):
+            self.position = position_of_last_line(self.lander.read(self.file_name(self.files)))
+            self.files += 1
+        self.clock_us = max(self.clock_us, self.position.ts_us)
+
+    def _save(self) -> None:
+        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.checkpoint_path.with_name(f".{self.checkpoint_path.name}.tmp")
+        temporary.write_text(
+            json.dumps(
+                {"position": list(self.position), "files": self.files, "clock_us": self.clock_us}
+            )
+        )
+        os.replace(temporary, self.checkpoint_path)
+
+    def _land(self, batch: pl.DataFrame) -> None:
+        self.lander.land(self.file_name(self.files), to_ndjson(batch))
+        last = batch.row(-1, named=True)
+        self.position = Position(last["ts_us"], last["order_id"], last["sequence"])
+        self.files += 1
+        self.landed_events += batch.height
+        self._save()
+
+    def advance(self, sim_now_us: int) -> None:
+        """Take in everything up to sim_now_us."""
+        if sim_now_us <= self.clock_us and self.pending.height == 0 and self.fetched != self.start:
+            return
+        new = self.source.window(self.fetched, sim_now_us)
+        self.clock_us = max(self.clock_us, sim_now_us)
+        if new.height:
+            self.pending = pl.concat([self.pending, new])
+            last = new.row(-1, named=True)
+            self.fetched = Position(last["ts_us"], last["order_id"], last["sequence"])
+
+    def flush(self, *, everything: bool) -> int:
+        """Land full batches; with `everything`, the remainder too. Returns files landed."""
+        landed = 0
+        while self.pending.height >= self.batch_rows or (everything and self.pending.height):
+            batch = self.pending.head(self.batch_rows)
+            self.pending = self.pending.slice(batch.height)
+            self._land(batch)
+            landed += 1
+        return landed
+
+    def finished(self, until_us: int | None) -> bool:
+        limits = [x for x in (until_us, self.source.end_us()) if x is not None]
+        return bool(limits) and self.clock_us >= min(limits) and not self.pending.height
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    prefix: str
+    sim_time: str
+    landed_events: int
+    files: int
+
+
+def run_streams(
+    streams: list[PacedStream],
+    *,
+    stop: threading.Event,
+    until_us: int | None = None,
+    on_flush: Callable[[StreamProgress], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Pace every stream against the wall clock until `stop` is set or all reach `until_us`.
+
+    Simulated time restarts where each stream stopped: a pause does not skip any simulated time.
+    """
+    wall_origin = clock()
+    origins = {s.prefix: s.clock_us for s in streams}
+    last_flush = {s.prefix: wall_origin for s in streams}
+    try:
+        while not stop.is_set():
+            now = clock()
+            for stream in streams:
+                sim_now = origins[stream.prefix] + int(
+                    (now - wall_origin) * stream.speed * 1_000_000
+                )
+                if until_us is not None:
+                    sim_now = min(sim_now, until_us)
+                stream.advance(sim_now)
+                due = now - last_flush[stream.prefix] >= stream.batch_seconds
+                if stream.flush(everything=due) or due:
+                    last_flush[stream.prefix] = now
+                    if on_flush:
+                        on_flush(
+                            StreamProgress(
+                                stream.prefix,
+                                from_us(stream.clock_us).isoformat(sep=" "),
+                                stream.landed_events,
+                                stream.files,
+                            )
+                        )
+            if all(s.finished(until_us) for s in streams):
+                return
+            stop.wait(TICK_SECONDS)
+    finally:
+        # whatever was taken in is landed: it is all at or before simulated now
+        for stream in streams:
+            stream.flush(everything=True)
