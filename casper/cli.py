@@ -32,8 +32,8 @@ app = typer.Typer(
 roads_app = typer.Typer(help="Road networks used to route deliveries.", no_args_is_help=True)
 app.add_typer(roads_app, name="roads")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 HomeOption = Annotated[
     Path | None,

@@ -18,7 +18,9 @@ def casper_env() -> dict[str, str]:
     return env
 
 
-def casper(home: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+def casper(
+    home: Path, *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "casper", "--home", str(home), *args],
         capture_output=True,
@@ -27,7 +29,9 @@ def casper(home: Path, *args: str, check: bool = True, timeout: float = 300) -> 
         timeout=timeout,
     )
     if check and result.returncode != 0:
-        raise AssertionError(f"casper {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        raise AssertionError(
+            f"casper {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+        )
     return result
 
 

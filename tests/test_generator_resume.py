@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from casper.generator.events import empty_events
-from casper.generator.stream import PacedStream, Position, run_streams
 from casper.generator.simulation import to_us
+from casper.generator.stream import PacedStream, Position, run_streams
 from engines.base import LocalLander
 from tests.cli_helpers import NOW, casper, casper_popen, landed_events, landed_lines
 
@@ -50,7 +50,9 @@ def test_kill_9_then_resume_lands_exactly_what_an_uninterrupted_run_lands(histor
 
     broken = _copy(history_home, tmp_path, "broken")
     for _ in range(2):  # killed twice, at different points
-        process = casper_popen(broken, "live", "--speed", "1500", "--until", UNTIL, "--batch-rows", "20")
+        process = casper_popen(
+            broken, "live", "--speed", "1500", "--until", UNTIL, "--batch-rows", "20"
+        )
         _wait_for_live_files(broken, at_least=len(list((broken / "landing").glob("live-*"))) + 3)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
@@ -91,8 +93,9 @@ class _ListSource:
         self.events = events
 
     def window(self, after: Position, until_us: int):
-        from casper.generator.stream import after_position
         import polars as pl
+
+        from casper.generator.stream import after_position
 
         return self.events.filter(after_position(after) & (pl.col("ts_us") <= until_us))
 
@@ -108,7 +111,10 @@ def _events(count: int):
         {
             "event_id": [f"e{i:04d}" for i in range(count)],
             "event_type": ["gk_started"] * count,
-            "ts": [str(dt.datetime(2026, 1, 1) + dt.timedelta(seconds=i // 2)) + ".000000" for i in range(count)],
+            "ts": [
+                str(dt.datetime(2026, 1, 1) + dt.timedelta(seconds=i // 2)) + ".000000"
+                for i in range(count)
+            ],
             "gk_id": ["gk"] * count,
             "location": ["x"] * count,
             "order_id": [f"o{i:04d}" for i in range(count)],
