@@ -8,6 +8,7 @@ Targets on a 2-core machine: <= 10 s wall, <= 1.5 GB peak.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -30,10 +31,8 @@ NOW = "2026-11-26T12:00:00"
 def tree_rss(process: psutil.Process) -> int:
     total = 0
     for member in [process, *process.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += member.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -47,10 +46,8 @@ def run_measured(command: list[str]) -> tuple[float, int, str]:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak = max(peak, tree_rss(watched))
-            except psutil.Error:
-                pass
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
