@@ -1,0 +1,172 @@
+"""The `casper` command as a user runs it: help, generate, status, replay, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.cli_helpers import NOW, casper, landed_events, landed_lines
+
+COMMANDS = [[], ["generate"], ["live"], ["replay"], ["roads"], ["roads", "fetch"], ["status"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "casper")
+def test_every_command_has_help(tmp_path, command):
+    result = casper(tmp_path, *command, "--help")
+    assert "Usage:" in result.stdout and "--help" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    home = tmp_path_factory.mktemp("generated")
+    casper(home, "generate", "--now", NOW, "--days", "2", "--locations", "sanfrancisco,bellevue")
+    return home
+
+
+def test_generate_is_byte_identical_whatever_the_workers_and_reruns_are_no_ops(generated, tmp_path):
+    other = tmp_path / "other"
+    casper(
+        other,
+        "generate",
+        "--now",
+        NOW,
+        "--days",
+        "2",
+        "--locations",
+        "sanfrancisco,bellevue",
+        "--workers",
+        "2",
+    )
+    names = sorted(p.name for p in (generated / "landing").glob("*.ndjson"))
+    assert names == sorted(p.name for p in (other / "landing").glob("*.ndjson"))
+    for name in names:
+        assert (generated / "landing" / name).read_bytes() == (
+            other / "landing" / name
+        ).read_bytes()
+    again = casper(
+        other, "generate", "--now", NOW, "--days", "2", "--locations", "sanfrancisco,bellevue"
+    )
+    assert "0 new files" in again.stdout
+
+
+def test_history_ends_before_now_and_starts_at_the_window(generated):
+    events = landed_events(generated)
+    stamps = sorted(e["ts"] for e in events)
+    assert stamps[-1] < "2026-11-26 12:00:00"
+    created = [e["ts"] for e in events if e["event_type"] == "order_created"]
+    assert min(created) >= "2026-11-24 12:00:00"
+    assert {e["location"] for e in events} == {"sanfrancisco", "bellevue"}
+
+
+def test_a_different_seed_gives_different_ids_and_a_different_now_is_refused(generated, tmp_path):
+    seeded = tmp_path / "seeded"
+    casper(
+        seeded,
+        "generate",
+        "--now",
+        NOW,
+        "--days",
+        "1",
+        "--locations",
+        "sanfrancisco",
+        "--seed",
+        "5",
+    )
+    ids = {e["order_id"] for e in landed_events(seeded)}
+    assert ids and ids.isdisjoint({e["order_id"] for e in landed_events(generated)})
+    refused = casper(seeded, "generate", "--now", "2026-11-27T00:00:00", check=False)
+    assert refused.returncode == 2
+    assert "already generated with --now 2026-11-26T12:00:00" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_status_json_counts_what_landed(generated):
+    report = json.loads(casper(generated, "status", "--json").stdout)
+    lines = landed_lines(generated)
+    assert report["landed_events"] == len(lines)
+    assert report["newest_event_ts"] == max(json.loads(line)["ts"] for line in lines)
+    plain = casper(generated, "status").stdout
+    assert f"{len(lines):,}" in plain
+
+
+def test_status_of_an_empty_home(tmp_path):
+    report = json.loads(casper(tmp_path / "empty", "status", "--json").stdout)
+    assert report["landed_events"] == 0 and report["newest_event_ts"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["generate", "--locations", "atlantis"], "unknown location 'atlantis'"),
+        (["generate", "--now", "yesterday"], "--now 'yesterday' is not an ISO date-time"),
+        (["replay", "/no/such/dataset"], "no such dataset"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment):
+    result = casper(tmp_path, *args, check=False)
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_replay_shifts_to_the_present_and_loops_with_suffixed_ids(generated, tmp_path):
+    dataset = tmp_path / "dataset"
+    shutil.copytree(generated / "landing", dataset)
+    source = landed_events(generated)
+    first_ts = min(e["ts"] for e in source)
+    home = tmp_path / "replayed"
+    # the whole dataset spans ~2 days: at 10^7x it replays in well under a second of wall time
+    both = casper(
+        home,
+        "replay",
+        str(dataset),
+        "--until",
+        "2100-01-01T00:00:00",
+        "--sim-minutes",
+        "1",
+        check=False,
+    )
+    assert both.returncode == 2 and "not both" in both.stderr
+    run = casper(
+        home,
+        "replay",
+        str(dataset),
+        "--speed",
+        "10000000",
+        "--batch-rows",
+        "5000",
+        "--loop",
+        "--sim-minutes",
+        str(1.5 * 2 * 24 * 60),
+    )
+    assert "events landed" in run.stdout
+    replayed = landed_events(home)
+    originals = {e["event_id"]: e for e in source}
+    first_loop = [e for e in replayed if e["event_id"] in originals]
+    assert len(first_loop) == len(source)
+    assert all(e["ts"] > first_ts for e in first_loop)  # moved to the present
+    assert all(e["body"] == originals[e["event_id"]]["body"] for e in first_loop)
+    second = [e for e in replayed if e["event_id"].endswith("-1")]
+    assert second and all(e["order_id"].endswith("-1") for e in second)
+    assert min(e["ts"] for e in second) > max(e["ts"] for e in first_loop)
+    assert len({e["event_id"] for e in replayed}) == len(replayed)
+
+
+def test_replay_resumes_where_it_stopped(generated, tmp_path):
+    dataset = generated / "landing"
+    whole, halves = tmp_path / "whole", tmp_path / "halves"
+    fast = ["--speed", "10000000", "--batch-rows", "700"]
+    casper(whole, "replay", str(dataset), *fast)
+    casper(halves, "replay", str(dataset), *fast, "--sim-minutes", "1000")
+    first_half = len(landed_lines(halves))
+    casper(halves, "replay", str(dataset), *fast)
+    assert 0 < first_half < len(landed_lines(halves))
+    expected = sorted(
+        (json.loads(line)["event_id"], json.loads(line)["body"]) for line in landed_lines(whole)
+    )
+    resumed = sorted(
+        (json.loads(line)["event_id"], json.loads(line)["body"]) for line in landed_lines(halves)
+    )
+    assert resumed == expected

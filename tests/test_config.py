@@ -1,0 +1,102 @@
+"""Location configs: the reference's files load unchanged; broken ones fail with one clear line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from casper.config import ConfigError, load_config, resolve_locations
+from casper.resources import configs_dir
+
+REFERENCE_SANFRANCISCO = {
+    "start_days_ago": 3, "end_days_ahead": 362, "speed_up": 1, "orders_day_1": 50, "orders_last": 1000,
+    "noise_pct": 10, "svc": {"cs": [2, 1], "sf": [10, 3], "fr": [2, 1], "rp": [6, 2]},
+    "driver_arrival": {"alpha": 3, "beta": 3, "after_ready_pct": 0.5},
+    "brand_momentum": {"improving": 0.1, "flat": 0.2, "declining": 0.7},
+    "momentum_rates": {"growth": 0.8, "decline": 0.2}, "dq": {},
+    "gk_location": "160 Spear St, San Francisco, CA 94105", "location_name": "sanfrancisco",
+    "radius_mi": 4, "driver_mph": 25, "batch_rows": 10, "batch_seconds": 1, "ping_sec": 60,
+    "random_seed": 72,
+}  # fmt: skip
+
+
+def write(tmp_path: Path, document, name: str = "loc.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document) if not isinstance(document, str) else document)
+    return path
+
+
+def test_a_reference_config_loads_unchanged_and_finds_its_kitchen_offline(tmp_path):
+    config = load_config(write(tmp_path, REFERENCE_SANFRANCISCO))
+    assert config.kitchen == pytest.approx((37.79, -122.39), abs=0.01)
+    assert config.city == "San Francisco"
+    assert config.demand_curve == "linear" and config.late_night_bump is None
+
+
+def test_shipped_reference_locations_keep_every_reference_value():
+    shipped = json.loads((configs_dir() / "sanfrancisco.json").read_text())
+    assert {k: shipped[k] for k in REFERENCE_SANFRANCISCO} == REFERENCE_SANFRANCISCO
+    chicago = load_config(configs_dir() / "chicago.json")
+    assert (chicago.radius_mi, chicago.driver_mph, chicago.orders_day_1, chicago.orders_last) == (
+        3.5,
+        22,
+        60,
+        950,
+    )
+    assert (chicago.svc.sf, chicago.svc.rp, chicago.random_seed) == ((11, 3), (5, 2), 42)
+
+
+def test_all_resolves_every_shipped_location():
+    names = {c.location_name for c in resolve_locations("all")}
+    assert {"sanfrancisco", "chicago", "siliconvalley", "bellevue"} <= names
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda d: d.pop("svc"), "field svc: is required"),
+        (lambda d: d.update(driver_mph="fast"), "field driver_mph"),
+        (lambda d: d.update(noise_pct=-5), "field noise_pct"),
+        (lambda d: d["momentum_rates"].update(growth=-0.1), "field momentum_rates.growth"),
+        (lambda d: d["brand_momentum"].update(improving=0.5), "must sum to 1"),
+        (lambda d: d["svc"].update(cs=[2]), "field svc.cs"),
+        (
+            lambda d: d.update(dq={"order_created": {"nope": 0.1}}),
+            "order_created has no body field 'nope'",
+        ),
+        (lambda d: d.update(dq={"teleported": {"x": 0.1}}), "unknown event type 'teleported'"),
+        (
+            lambda d: d.update(dq={"delivered": {"delivered_lat": 1.5}}),
+            "field dq.delivered.delivered_lat",
+        ),
+        (lambda d: d.update(kitchen_lat=37.0), "kitchen_lat and kitchen_lon go together"),
+    ],
+)
+def test_a_broken_config_names_the_file_and_the_field(tmp_path, change, fragment):
+    document = json.loads(json.dumps(REFERENCE_SANFRANCISCO))
+    change(document)
+    path = write(tmp_path, document)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert str(path) in message and fragment in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("{not json", "not valid JSON"), ("[1, 2]", "a location config is a JSON object")],
+)
+def test_unreadable_files_are_reported(tmp_path, text, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(write(tmp_path, text))
+
+
+def test_unknown_locations_and_duplicate_names_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="unknown location 'atlantis'.*known: .*chicago"):
+        resolve_locations("atlantis")
+    duplicate = write(tmp_path, REFERENCE_SANFRANCISCO)
+    with pytest.raises(ConfigError, match="location_name 'sanfrancisco' is also used"):
+        resolve_locations("sanfrancisco", [duplicate])
