@@ -86,5 +86,21 @@ class Engine(ABC):
         """Where raw events land."""
 
     @abstractmethod
+    def tracking_uri(self) -> str:
+        """Where MLflow records training runs."""
+
+    @abstractmethod
     def registry_uri(self) -> str:
         """The MLflow model registry that holds the refund model."""
+
+    @abstractmethod
+    def artifact_location(self) -> str | None:
+        """Where run artifacts go (None: the tracking server decides)."""
+
+    @abstractmethod
+    def warehouse(self):
+        """The refund side of the warehouse: delivered orders in, recommendations out."""
+
+    @abstractmethod
+    def model_name(self) -> str:
+        """The registered name of the refund model (Unity Catalog wants catalog.schema.name)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engines.base import Engine, LocalLander
+from engines.duckdb.warehouse import DuckDBWarehouse
 
 
 class DuckDBEngine(Engine):
@@ -12,5 +13,17 @@ class DuckDBEngine(Engine):
     def lander(self) -> LocalLander:
         return LocalLander(self.home.landing)
 
-    def registry_uri(self) -> str:
+    def tracking_uri(self) -> str:
         return f"sqlite:///{self.home.mlflow / 'mlflow.db'}"
+
+    def registry_uri(self) -> str:
+        return self.tracking_uri()
+
+    def artifact_location(self) -> str:
+        return (self.home.mlflow / "artifacts").as_uri()
+
+    def warehouse(self) -> DuckDBWarehouse:
+        return DuckDBWarehouse(self.home.warehouse)
+
+    def model_name(self) -> str:
+        return "caspers_refund_model"

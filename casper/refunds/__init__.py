@@ -1,0 +1,1 @@
+"""Refunds for late deliveries: the model, its MLflow registry entry, and scoring."""
