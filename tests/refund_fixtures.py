@@ -32,6 +32,8 @@ def delivery_times(orders_per_location: int = 200, seed: int = 1) -> pd.DataFram
                     "delivered_ts": delivered,
                     "delivery_minutes": float(minutes[i]),
                     "order_revenue": float(np.round(rng.uniform(8, 90), 2)),
+                    "distance_km": float(np.round(rng.uniform(0.5, 9), 3)),
+                    "total_items": int(rng.integers(1, 9)),
                 }
             )
     return pd.DataFrame(rows)

@@ -53,6 +53,9 @@ def test_train_registers_versions_and_moves_the_champion(engine):
                 "location": ["chicago"],
                 "delivery_minutes": [500.0],
                 "order_total": [12.5],
+                "distance_km": [float("nan")],
+                "total_items": [2.0],
+                "created_hour": [13.0],
             }
         )
     )

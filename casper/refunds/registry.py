@@ -25,7 +25,15 @@ from casper.errors import CasperError  # noqa: E402
 
 EXPERIMENT = "caspers-refunds"
 CHAMPION = "champion"
-MODEL_INPUT = ("order_id", "location", "delivery_minutes", "order_total")
+MODEL_INPUT = (
+    "order_id",
+    "location",
+    "delivery_minutes",
+    "order_total",
+    "distance_km",
+    "total_items",
+    "created_hour",
+)
 MODEL_OUTPUT = ("refund_class", "refund_usd", "reason")
 
 

@@ -25,7 +25,17 @@ RECOMMENDATION_COLUMNS = (
     "location",
     "delivered_ts",
 )
-SCORING_INPUT = ("order_id", "location", "delivery_minutes", "order_total", "delivered_ts")
+# what the warehouse hands the scorer: the model's input, plus when the order was delivered
+SCORING_INPUT = (
+    "order_id",
+    "location",
+    "delivery_minutes",
+    "order_total",
+    "distance_km",
+    "total_items",
+    "created_hour",
+    "delivered_ts",
+)
 
 
 def scorable(orders: pd.DataFrame) -> pd.Series:

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from casper.errors import CasperError
+from casper.refunds.scoring import SCORING_INPUT
 
 RECOMMENDATIONS_DDL = """
 CREATE SCHEMA IF NOT EXISTS recommender;
@@ -31,6 +32,12 @@ CREATE TABLE IF NOT EXISTS recommender.refund_recommendations (
 );
 """
 LOCK_RETRY_SECONDS = 10.0
+# the refund model's view of an order (casper.refunds.scoring.SCORING_INPUT)
+ORDER_FEATURES = """
+    d.order_id, d.location, d.delivery_minutes, d.order_revenue AS order_total,
+    d.distance_km, CAST(d.total_items AS DOUBLE) AS total_items,
+    CAST(hour(d.created_ts) AS DOUBLE) AS created_hour, d.delivered_ts
+"""
 
 
 class WarehouseBusyError(CasperError):
@@ -81,14 +88,13 @@ class DuckDBWarehouse:
                     "the warehouse has no ai.order_delivery_times: run `casper pipeline` first"
                 )
             return connection.execute(
-                """
+                f"""
                 WITH delivered AS (
-                  SELECT order_id, location, delivery_minutes, order_revenue AS order_total, delivered_ts,
-                         max(delivered_ts) OVER (PARTITION BY location) AS newest
-                  FROM ai.order_delivery_times
-                  WHERE delivered_ts IS NOT NULL AND delivery_minutes >= 0
+                  SELECT {ORDER_FEATURES}, max(d.delivered_ts) OVER (PARTITION BY d.location) AS newest
+                  FROM ai.order_delivery_times AS d
+                  WHERE d.delivered_ts IS NOT NULL AND d.delivery_minutes >= 0
                 )
-                SELECT order_id, location, delivery_minutes, order_total, delivered_ts
+                SELECT * EXCLUDE (newest)
                 FROM delivered
                 WHERE delivered_ts >= newest - to_microseconds(CAST(? * 86400000000 AS BIGINT))
                 ORDER BY location, delivered_ts, order_id
@@ -101,18 +107,10 @@ class DuckDBWarehouse:
         with self.connect() as connection:
             connection.execute(RECOMMENDATIONS_DDL)
             if not self._has(connection, "ai", "order_delivery_times"):
-                return pd.DataFrame(
-                    columns=[
-                        "order_id",
-                        "location",
-                        "delivery_minutes",
-                        "order_total",
-                        "delivered_ts",
-                    ]
-                )
+                return pd.DataFrame(columns=list(SCORING_INPUT))
             return connection.execute(
-                """
-                SELECT d.order_id, d.location, d.delivery_minutes, d.order_revenue AS order_total, d.delivered_ts
+                f"""
+                SELECT {ORDER_FEATURES}
                 FROM ai.order_delivery_times AS d
                 WHERE d.delivered_ts IS NOT NULL
                   AND NOT EXISTS (
@@ -122,6 +120,20 @@ class DuckDBWarehouse:
                 ORDER BY d.delivered_ts, d.order_id
                 """,
                 [model_version],
+            ).df()
+
+    def order_features(self, order_ids: list[str]) -> pd.DataFrame:
+        """The refund model's features of the given (delivered) orders."""
+        with self.connect(read_only=True) as connection:
+            connection.register(
+                "wanted", pd.DataFrame({"order_id": pd.Series(order_ids, dtype=str)})
+            )
+            return connection.execute(
+                f"""
+                SELECT {ORDER_FEATURES}
+                FROM ai.order_delivery_times AS d JOIN wanted USING (order_id)
+                WHERE d.delivered_ts IS NOT NULL
+                """
             ).df()
 
     def append_recommendations(self, recommendations: pd.DataFrame) -> int:
