@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from casper.config import resolve_locations
 from casper.refunds import registry
+from casper.refunds.learned import Comparison
+from casper.refunds.learned import train_from_decisions as fit_on_decisions
 from casper.refunds.scoring import scorable, score_batch
-from casper.refunds.training import train_rule_model
+from casper.refunds.training import evaluate, train_rule_model
 
 
 def location_titles() -> dict[str, str]:
@@ -75,3 +77,52 @@ class ChampionScorer:
         )
         added = warehouse.append_recommendations(recommendations)
         return ScoreReport(version=version, scored=added, unscorable=unscorable)
+
+
+@dataclass(frozen=True)
+class DecisionTrainReport:
+    version: registry.RegisteredVersion
+    comparison: Comparison
+
+    @property
+    def promoted(self) -> bool:
+        return self.comparison.learned_wins
+
+
+def train_from_decisions(
+    engine, decisions, *, window_days: float = 1.0, min_orders: int = 20
+) -> DecisionTrainReport:
+    """A second model trained on the manager's decisions (order_id, refund_class, refund_usd);
+    registered either way, champion only if it beats the rules on held-out decisions."""
+    warehouse = engine.warehouse()
+    rules, *_ = train_rule_model(
+        warehouse.delivered_orders(window_days),
+        window_days=window_days,
+        location_titles=location_titles(),
+        min_orders=min_orders,
+    )
+    features = warehouse.order_features(decisions["order_id"].astype(str).tolist())
+    decided = features.merge(decisions[["order_id", "refund_class", "refund_usd"]], on="order_id")
+    learned, comparison = fit_on_decisions(rules, decided)
+    metrics = {
+        "learned_accuracy": comparison.learned_accuracy,
+        "rule_accuracy": comparison.rule_accuracy,
+        "learned_amount_mae": comparison.learned_amount_mae,
+        "rule_amount_mae": comparison.rule_amount_mae,
+    } | evaluate(learned.recommend(decided))
+    version = registry.register(
+        registry.RegistryTarget.of(engine),
+        learned,
+        params={
+            "kind": "learned_from_decisions",
+            "decisions": len(decided),
+            "train_size": comparison.train_size,
+            "holdout_size": comparison.test_size,
+            "window_days": window_days,
+        },
+        metrics=metrics,
+        documents={"comparison.json": asdict(comparison)},
+        input_example=decided,
+        promote=comparison.learned_wins,
+    )
+    return DecisionTrainReport(version, comparison)
