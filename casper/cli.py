@@ -31,6 +31,10 @@ app = typer.Typer(
 )
 roads_app = typer.Typer(help="Road networks used to route deliveries.", no_args_is_help=True)
 app.add_typer(roads_app, name="roads")
+refunds_app = typer.Typer(
+    help="The refund model: train it, score deliveries with it.", no_args_is_help=True
+)
+app.add_typer(refunds_app, name="refunds")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -50,6 +54,17 @@ LocationsOption = Annotated[
 ConfigOption = Annotated[
     list[Path] | None,
     typer.Option("--config", help="A location config file outside configs/ (repeatable)."),
+]
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="duckdb (embedded, default) or spark (local Spark, parity).")
+]
+AppStoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--app-store",
+        envvar="CASPER_APP_STORE",
+        help="PostgreSQL DSN for the app store (the Lakebase stand-in) [default: embedded, no server].",
+    ),
 ]
 NowOption = Annotated[
     str | None, typer.Option("--now", help="The simulation's present, ISO UTC [default: now].")
@@ -263,6 +278,166 @@ def replay(
         f"{stream.prefix}: {stream.landed_events:,} events landed this run ({stream.files} files in all)",
         highlight=False,
     )
+
+
+def _engine(ctx: typer.Context, name: str):
+    from engines import get_engine
+    from engines.base import UnknownEngineError
+
+    try:
+        return get_engine(name, _home(ctx))
+    except UnknownEngineError as exc:
+        raise CasperError(str(exc)) from None
+
+
+def _tick_line(report) -> str:
+    return (
+        f"{report.files_ingested} new files, +{report.bronze_rows_added:,} bronze, "
+        f"+{report.quarantined_added:,} quarantined ({report.bronze_rows_total:,} bronze, "
+        f"{report.quarantined_total:,} quarantined in all) in {report.elapsed_s:.1f}s"
+    )
+
+
+@app.command()
+@friendly
+def pipeline(
+    ctx: typer.Context,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep processing new files until Ctrl-C.")
+    ] = False,
+    every: Annotated[float, typer.Option(min=0.1, help="Seconds between watch ticks.")] = 5.0,
+    engine: EngineOption = "duckdb",
+    app_store: AppStoreOption = None,
+) -> None:
+    """Refine landed events bronze -> silver -> gold (SQLMesh); with --watch also score and sync."""
+    from casper.downstream import Downstream
+    from casper.pipeline import PipelineError, run_pipeline, watch_pipeline
+
+    bound = _engine(ctx, engine)
+    bound.home.ensure()
+    if not watch:
+        with err.status(f"[bold]pipeline[/] ({engine})") as spinner:
+            try:
+                report = run_pipeline(
+                    bound.home, engine, on_progress=lambda line: spinner.update(line)
+                )
+            except PipelineError as exc:
+                raise CasperError(f"pipeline failed: {exc}") from None
+        out.print(f"pipeline ({engine}): {_tick_line(report)}", highlight=False)
+        return
+    downstream = Downstream(bound, app_store, notify=_notice)
+    stop = _stop_on_signals()
+
+    def on_tick(report) -> None:
+        extra = downstream.run()
+        out.print(
+            f"tick: {_tick_line(report)}; scored {extra.scored:,}, synced {extra.synced:,}",
+            highlight=False,
+        )
+
+    out.print(
+        f"watching {bound.home.landing} every {every:g}s ({engine}); Ctrl-C to stop",
+        highlight=False,
+    )
+    watch_pipeline(
+        bound.home, engine, every, stop, on_tick,
+        on_error=lambda exc: err.print(f"[red]tick failed:[/] {exc}", highlight=False),
+    )  # fmt: skip
+
+
+@refunds_app.command("train")
+@friendly
+def refunds_train(
+    ctx: typer.Context,
+    window_days: Annotated[
+        float, typer.Option(min=0.01, help="Days of recent deliveries to learn from.")
+    ] = 1.0,
+    from_decisions: Annotated[
+        bool,
+        typer.Option(
+            "--from-decisions", help="Learn from the manager's decisions in the app store."
+        ),
+    ] = False,
+    app_store: AppStoreOption = None,
+) -> None:
+    """Fit the refund model, log it to MLflow, register a version and make it champion."""
+    from casper.refunds.service import latest_decisions, train, train_from_decisions
+
+    engine = _engine(ctx, "duckdb")
+    if not from_decisions:
+        with err.status("[bold]training[/] the refund model"):
+            report = train(engine, window_days=window_days)
+        m = report.metrics
+        out.print(
+            f"{report.version.name} version {report.version.version} is champion: "
+            f"{m['share_none']:.0%} none, {m['share_partial']:.0%} partial, {m['share_full']:.0%} full "
+            f"over {int(m['orders_evaluated']):,} orders, ${m['suggested_usd_total']:,.2f} suggested",
+            highlight=False,
+        )
+        return
+    from casper.appstore.store import open_store
+
+    with open_store(engine.home, app_store) as store:
+        decisions = latest_decisions(store.decisions())
+    with err.status("[bold]training[/] on the manager's decisions"):
+        learned = train_from_decisions(engine, decisions, window_days=window_days)
+    c = learned.comparison
+    verdict = "promoted to champion" if learned.promoted else "kept the current champion"
+    out.print(
+        f"{learned.version.name} version {learned.version.version}: held-out accuracy "
+        f"{c.learned_accuracy:.1%} vs rules {c.rule_accuracy:.1%} on {c.test_size} decisions: {verdict}",
+        highlight=False,
+    )
+
+
+@refunds_app.command("score")
+@friendly
+def refunds_score(ctx: typer.Context) -> None:
+    """Score every delivered order the champion has not scored yet."""
+    from casper.refunds.service import ChampionScorer
+
+    report = ChampionScorer(_engine(ctx, "duckdb")).score_pending()
+    skipped = (
+        f"; {report.unscorable:,} unscorable (no usable time or total)" if report.unscorable else ""
+    )
+    out.print(
+        f"scored {report.scored:,} orders with model version {report.version}{skipped}",
+        highlight=False,
+    )
+
+
+@app.command()
+@friendly
+def sync(ctx: typer.Context, app_store: AppStoreOption = None) -> None:
+    """Copy new and changed recommendations into the app store (reverse ETL)."""
+    from casper.appstore.store import open_store
+    from casper.reverse_etl import sync_to_store
+
+    engine = _engine(ctx, "duckdb")
+    with open_store(engine.home, app_store) as store:
+        report = sync_to_store(engine, store)
+    out.print(
+        f"synced {report.upserted:,} recommendations ({report.unchanged:,} unchanged)",
+        highlight=False,
+    )
+
+
+@app.command()
+@friendly
+def review(
+    ctx: typer.Context,
+    app_store: AppStoreOption = None,
+    user: Annotated[
+        str | None, typer.Option(help="Who decides [default: your login name].")
+    ] = None,
+) -> None:
+    """Review refund recommendations in the terminal app."""
+    from casper.appstore.store import open_store
+    from tui.app import run_review
+
+    home = _home(ctx)
+    with open_store(home, app_store) as store:
+        run_review(store, user, home=home)
 
 
 @roads_app.command("fetch")

@@ -7,6 +7,7 @@ answer; this module is the same for every engine.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
 from casper.errors import CasperError  # noqa: E402
+
+# MLflow narrates every registration on stderr; our commands say what matters in one line.
+logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 EXPERIMENT = "caspers-refunds"
 CHAMPION = "champion"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
+import pandas as pd
+
 from casper.config import resolve_locations
 from casper.refunds import registry
 from casper.refunds.learned import Comparison
@@ -87,6 +89,16 @@ class DecisionTrainReport:
     @property
     def promoted(self) -> bool:
         return self.comparison.learned_wins
+
+
+def latest_decisions(decisions) -> pd.DataFrame:
+    """The newest decision per order (the app store keeps every one), as training labels."""
+    frame = pd.DataFrame(
+        [(d.order_id, d.id, d.refund_class, float(d.amount_usd)) for d in decisions],
+        columns=["order_id", "id", "refund_class", "refund_usd"],
+    )
+    newest = frame.sort_values("id").drop_duplicates("order_id", keep="last")
+    return newest.drop(columns="id").reset_index(drop=True)
 
 
 def train_from_decisions(

@@ -6,12 +6,14 @@ Connections are short-lived: an open DuckDB connection locks the file for every 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import polars as pl
 
 from casper.errors import CasperError
 from casper.refunds.scoring import SCORING_INPUT
@@ -32,6 +34,48 @@ CREATE TABLE IF NOT EXISTS recommender.refund_recommendations (
 );
 """
 LOCK_RETRY_SECONDS = 10.0
+# what the review app shows about an order, for the orders in the temp table `fresh`
+SYNC_CONTEXT = """
+WITH wanted AS (SELECT DISTINCT order_id FROM fresh),
+timeline AS (
+  SELECT order_id,
+         to_json(list({'sequence': sequence, 'event_type': event_type,
+                       'ts': strftime(ts, '%Y-%m-%d %H:%M:%S.%f')} ORDER BY sequence, ts)) AS events
+  FROM (
+    SELECT DISTINCT ON (e.event_id) e.order_id, e.sequence, e.event_type, e.ts
+    FROM lakeflow.all_events AS e JOIN wanted USING (order_id)
+    WHERE e.event_type <> 'driver_ping'
+  )
+  GROUP BY order_id
+),
+basket AS (
+  SELECT s.order_id,
+         to_json(list({'name': s.item_name, 'brand': b.name, 'price': CAST(s.price AS DOUBLE), 'qty': s.qty}
+                      ORDER BY s.brand_id, s.item_id)) AS items
+  FROM lakeflow.silver_order_items AS s JOIN wanted USING (order_id)
+  LEFT JOIN simulator.brands AS b USING (brand_id)
+  GROUP BY s.order_id
+),
+route AS (
+  SELECT e.order_id, CAST(json_extract(e.body, '$.route_points') AS VARCHAR) AS route
+  FROM lakeflow.all_events AS e JOIN wanted USING (order_id)
+  WHERE e.event_type = 'driver_picked_up'
+  QUALIFY row_number() OVER (PARTITION BY e.order_id ORDER BY e.ts, e.event_id) = 1
+)
+SELECT d.order_id, d.location, d.location AS location_title,
+       CAST(d.order_revenue AS DOUBLE) AS order_total, d.delivery_minutes,
+       t.p50, t.p75, t.p99, d.created_ts,
+       coalesce(timeline.events, '[]') AS events,
+       coalesce(basket.items, '[]') AS items,
+       coalesce(route.route, '[]') AS route
+FROM ai.order_delivery_times AS d
+JOIN wanted USING (order_id)
+LEFT JOIN ai.location_timings AS t USING (location)
+LEFT JOIN timeline USING (order_id)
+LEFT JOIN basket USING (order_id)
+LEFT JOIN route USING (order_id)
+ORDER BY d.order_id
+"""
 # the refund model's view of an order (casper.refunds.scoring.SCORING_INPUT)
 ORDER_FEATURES = """
     d.order_id, d.location, d.delivery_minutes, d.order_revenue AS order_total,
@@ -159,6 +203,30 @@ class DuckDBWarehouse:
                 "SELECT count(*) FROM recommender.refund_recommendations"
             ).fetchone()[0]
             return after - before
+
+    def sync_frames(self, since: dt.datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Recommendations scored after `since` (the newest per order) and their orders' context,
+        in the shapes casper.appstore.sync.sync_frames takes."""
+        with self.connect(read_only=True) as connection:
+            if not self._has(connection, "recommender", "refund_recommendations"):
+                return pl.DataFrame(), pl.DataFrame()
+            connection.execute(
+                """
+                CREATE TEMP TABLE fresh AS
+                SELECT * FROM recommender.refund_recommendations
+                WHERE ? IS NULL OR ts > ?
+                QUALIFY row_number() OVER (
+                  PARTITION BY order_id ORDER BY ts DESC, TRY_CAST(model_version AS BIGINT) DESC NULLS LAST
+                ) = 1
+                """,
+                [since, since],
+            )
+            recommendations = connection.execute(
+                "SELECT order_id, ts, agent_response, refund_class, refund_usd, reason, model_version, location "
+                "FROM fresh ORDER BY ts, order_id"
+            ).pl()
+            context = connection.execute(SYNC_CONTEXT).pl()
+        return recommendations, context
 
     def recommendation_count(self) -> int | None:
         if not self.path.exists():
