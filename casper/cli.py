@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import signal
 import sys
 import threading
@@ -18,9 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from casper.errors import CasperError
 from casper.home import CasperHome
-
-os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 app = typer.Typer(
     name="casper",

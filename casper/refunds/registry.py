@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+import joblib
+import mlflow
+import mlflow.pyfunc
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
-import mlflow  # noqa: E402  (telemetry must be off before MLflow is imported)
-import mlflow.pyfunc  # noqa: E402
-import pandas as pd  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-
-from casper.errors import CasperError  # noqa: E402
+from casper.errors import CasperError
 
 # MLflow narrates every registration on stderr; our commands say what matters in one line.
 logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -38,7 +36,7 @@ MODEL_INPUT = (
     "total_items",
     "created_hour",
 )
-MODEL_OUTPUT = ("refund_class", "refund_usd", "reason")
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 
 
 class NoChampionError(CasperError):
@@ -75,16 +73,6 @@ def _mlflow(target: RegistryTarget):
     return mlflow
 
 
-class RefundPyfunc(mlflow.pyfunc.PythonModel):
-    """pandas in (MODEL_INPUT), pandas out (MODEL_OUTPUT); any estimator with `recommend(frame)`."""
-
-    def __init__(self, estimator) -> None:
-        self.estimator = estimator
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return self.estimator.recommend(model_input)[list(MODEL_OUTPUT)].reset_index(drop=True)
-
-
 @dataclass(frozen=True)
 class RegisteredVersion:
     name: str
@@ -112,16 +100,25 @@ def register(
                 path = Path(folder) / name
                 path.write_text(json.dumps(document, indent=2, default=str))
                 mlflow.log_artifact(str(path))
-        info = mlflow.pyfunc.log_model(
-            name="refund_model",
-            python_model=RefundPyfunc(estimator),
-            input_example=input_example[list(MODEL_INPUT)].head(5),
-            pip_requirements=["scikit-learn", "pandas", "numpy"],
-            registered_model_name=target.model_name,
-        )
-    version = str(info.registered_model_version)
+            estimator_file = Path(folder) / "estimator.joblib"
+            joblib.dump(estimator, estimator_file)
+            info = mlflow.pyfunc.log_model(
+                name="refund_model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={"estimator": str(estimator_file)},
+                input_example=input_example[list(MODEL_INPUT)].head(5),
+                pip_requirements=["scikit-learn", "pandas", "numpy", "joblib"],
+            )
+    client = MlflowClient()
+    try:
+        client.get_registered_model(target.model_name)
+    except MlflowException:
+        client.create_registered_model(target.model_name)
+    version = str(
+        client.create_model_version(target.model_name, info.model_uri, run.info.run_id).version
+    )
     if promote:
-        MlflowClient().set_registered_model_alias(target.model_name, CHAMPION, version)
+        client.set_registered_model_alias(target.model_name, CHAMPION, version)
     return RegisteredVersion(target.model_name, version, run.info.run_id)
 
 
