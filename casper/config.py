@@ -85,7 +85,8 @@ class BrandMomentum(_Strict):
 
 class MomentumRates(_Strict):
     growth: NonNegative
-    decline: Annotated[float, Field(ge=0, le=1)]
+    # a decline of 1 would wipe a brand out after day 0, leaving orders with nothing in them
+    decline: Annotated[float, Field(ge=0, lt=1)]
 
 
 class LateNightBump(_Strict):

@@ -61,6 +61,7 @@ def test_all_resolves_every_shipped_location():
         (lambda d: d.update(noise_pct=-5), "field noise_pct"),
         (lambda d: d["momentum_rates"].update(growth=-0.1), "field momentum_rates.growth"),
         (lambda d: d["brand_momentum"].update(improving=0.5), "must sum to 1"),
+        (lambda d: d["momentum_rates"].update(decline=1.0), "field momentum_rates.decline"),
         (lambda d: d["svc"].update(cs=[2]), "field svc.cs"),
         (
             lambda d: d.update(dq={"order_created": {"nope": 0.1}}),

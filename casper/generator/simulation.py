@@ -128,10 +128,13 @@ class Kitchen:
         streams = self.rng(day.toordinal())
         day_index = self.day_index(day)
         midnight = to_us(dt.datetime.combine(day, dt.time()))
+        weights = self.brand_weights(day_index)
+        outside = midnight + US_PER_DAY <= self.sim_start_us or midnight >= self.sim_end_us
+        if outside or not weights.any():
+            # no business outside the window, nor on a day when no brand is selling
+            return ev.empty_events().select([*ev.EVENT_COLUMNS, "ts_us"])
         created = midnight + order_offsets_us(streams[DEMAND], self.config, day, day_index)
-        baskets = draw_baskets(
-            streams[BASKETS], self.menu, self.brand_weights(day_index), created.size
-        )
+        baskets = draw_baskets(streams[BASKETS], self.menu, weights, created.size)
         routes = self.routes
         destination = streams[CUSTOMERS].integers(0, routes.nodes.size, created.size)
         house = routes.block[destination] + 2 * streams[CUSTOMERS].integers(1, 50, created.size)
