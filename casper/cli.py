@@ -436,6 +436,79 @@ def review(
         run_review(store, user, home=home)
 
 
+@app.command()
+@friendly
+def up(
+    ctx: typer.Context,
+    stages: Annotated[
+        str | None,
+        typer.Option(
+            help="Stages to run, comma-separated (their dependencies run too) [default: all]."
+        ),
+    ] = None,
+    locations: LocationsOption = "all",
+    now: NowOption = None,
+    days: Annotated[
+        int | None, typer.Option(min=0, help="Days of history (overrides start_days_ago).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (overrides random_seed).")] = None,
+    engine: EngineOption = "duckdb",
+    app_store: AppStoreOption = None,
+    catalog: Annotated[
+        str, typer.Option(help="CATALOG of the reference job (used by the databricks engine).")
+    ] = "caspers",
+    events_volume: Annotated[
+        str, typer.Option(help="EVENTS_VOLUME of the reference job.")
+    ] = "events",
+    simulator_schema: Annotated[
+        str, typer.Option(help="SIMULATOR_SCHEMA of the reference job.")
+    ] = "simulator",
+) -> None:
+    """Run the stages (raw_data, lakeflow, refund_agent, refund_stream, lakebase, app) in order."""
+    from casper.manifest import Manifest
+    from casper.stages import StageContext, UpParameters, run_stages, select_stages
+
+    chosen = select_stages(s.strip() for s in stages.split(",")) if stages else select_stages(None)
+    bound = _engine(ctx, engine)
+    bound.home.ensure()
+    parameters = UpParameters(
+        locations=locations, now=now, days=days, seed=seed, catalog=catalog,
+        events_volume=events_volume, simulator_schema=simulator_schema, app_store_dsn=app_store,
+    )  # fmt: skip
+    context = StageContext(bound, parameters, Manifest.load(bound.home.root), notify=_notice)
+    with err.status("") as spinner:
+        run_stages(
+            chosen,
+            context,
+            on_start=lambda stage: spinner.update(f"[bold]{stage.name}[/]: {stage.summary}"),
+            on_done=lambda stage, summary: out.print(f"[green]done[/] {stage.name}: {summary}"),
+        )
+    out.print(
+        f"everything lives under {bound.home.root}; `casper status` for counts, `casper down` to remove it"
+    )
+
+
+@app.command()
+@friendly
+def down(ctx: typer.Context) -> None:
+    """Remove exactly what `casper up` created under the home (your own files stay)."""
+    from casper.manifest import Manifest
+
+    home = _home(ctx)
+    manifest = Manifest.load(home.root)
+    if not manifest.entries and not manifest.path.exists():
+        out.print(f"nothing to remove: {home.root} has no manifest from `casper up`")
+        return
+    dropped = []
+    if manifest.app_store_dsn:
+        from casper.appstore.store import drop_app_store
+
+        dropped = drop_app_store(manifest.app_store_dsn)
+    removed = manifest.remove_all()
+    for item in [*dropped, *removed]:
+        out.print(f"removed {item}", highlight=False)
+
+
 @roads_app.command("fetch")
 @friendly
 def roads_fetch(
@@ -463,11 +536,12 @@ def roads_fetch(
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable, stable keys.")] = False,
+    app_store: AppStoreOption = None,
 ) -> None:
     """What exists under the home: landed events, tables, models, decisions."""
     from casper.status import collect_status, render_status
 
-    report = collect_status(_home(ctx))
+    report = collect_status(_home(ctx), app_store)
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:

@@ -97,11 +97,13 @@ class DuckDBWarehouse:
         self.path = path
 
     @contextlib.contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(
+        self, *, read_only: bool = False, wait_seconds: float = LOCK_RETRY_SECONDS
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection, retried while another process holds the file's lock."""
         if read_only and not self.path.exists():
             raise WarehouseMissingError(f"no warehouse at {self.path}: run `casper pipeline` first")
-        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        deadline = time.monotonic() + wait_seconds
         while True:
             try:
                 connection = duckdb.connect(str(self.path), read_only=read_only)
@@ -228,12 +230,12 @@ class DuckDBWarehouse:
             context = connection.execute(SYNC_CONTEXT).pl()
         return recommendations, context
 
-    def recommendation_count(self) -> int | None:
+    def recommendation_count(self, wait_seconds: float = LOCK_RETRY_SECONDS) -> int:
+        """Orders with at least one recommendation."""
         if not self.path.exists():
-            return None
-        with self.connect(read_only=True) as connection:
+            return 0
+        with self.connect(read_only=True, wait_seconds=wait_seconds) as connection:
             if not self._has(connection, "recommender", "refund_recommendations"):
                 return 0
-            return connection.execute(
-                "SELECT count(*) FROM recommender.refund_recommendations"
-            ).fetchone()[0]
+            query = "SELECT count(DISTINCT order_id) FROM recommender.refund_recommendations"
+            return connection.execute(query).fetchone()[0]

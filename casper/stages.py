@@ -1,0 +1,179 @@
+"""The stages of the reference's "Casper's Initializer" job (SPEC.md section 6), run locally.
+
+Each stage is small and idempotent (re-running `up` redoes nothing that is done and duplicates
+nothing), records what it creates in the manifest, and says in one line what it built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from casper.errors import CasperError
+from casper.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class UpParameters:
+    """The reference job's parameters, plus the generator's."""
+
+    locations: str = "all"
+    now: str | None = None
+    days: int | None = None
+    seed: int | None = None
+    catalog: str = "caspers"
+    events_volume: str = "events"
+    simulator_schema: str = "simulator"
+    app_store_dsn: str | None = None
+
+
+@dataclass
+class StageContext:
+    engine: object
+    parameters: UpParameters
+    manifest: Manifest
+    notify: Callable[[str], None] = field(default=lambda message: None)
+
+    @property
+    def home(self):
+        return self.engine.home
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    reference_task: str
+    depends_on: tuple[str, ...]
+    summary: str
+    run: Callable[[StageContext], str]
+
+
+def _raw_data(context: StageContext) -> str:
+    from casper.generator.runs import plan_history, run_generate
+
+    p = context.parameters
+    for pattern in ("landing/history-*.ndjson", "landing/live-*.ndjson", "landing/replay-*.ndjson"):
+        context.manifest.record(pattern, "glob")
+    context.manifest.record("roads/*.routes-*.npz", "glob")
+    context.manifest.record("generator", "folder")
+    context.manifest.save()
+    plan = plan_history(context.home, locations=p.locations, now=p.now, days=p.days, seed=p.seed)
+    report = run_generate(context.home, plan, notify=context.notify)
+    landed = f"{report.events:,} events in {report.files_written} files" if report.files_written else "nothing new"
+    return f"history up to {plan.now.isoformat(sep=' ')}: {landed} -> {context.home.landing}"
+
+
+def _lakeflow(context: StageContext) -> str:
+    from casper.pipeline import run_pipeline
+
+    for name in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+        context.manifest.record(name, "file")
+    for folder in ("sqlmesh", "spark"):
+        context.manifest.record(folder, "folder")
+    context.manifest.save()
+    report = run_pipeline(context.home, context.engine.name)
+    return (
+        f"{report.bronze_rows_total:,} events in lakeflow.all_events, {report.quarantined_total:,} quarantined "
+        f"-> {context.home.warehouse}"
+    )
+
+
+def _refund_agent(context: StageContext) -> str:
+    from casper.refunds import registry
+    from casper.refunds.service import train
+
+    context.manifest.record("mlflow", "folder")
+    context.manifest.save()
+    target = registry.RegistryTarget.of(context.engine)
+    champion = registry.champion_version(target)
+    if champion is not None:
+        return f"{target.model_name} version {champion} is already champion"
+    report = train(context.engine)
+    return f"{report.version.name} version {report.version.version} registered as champion"
+
+
+def _refund_stream(context: StageContext) -> str:
+    from casper.refunds.service import ChampionScorer
+
+    report = ChampionScorer(context.engine).score_pending()
+    return f"scored {report.scored:,} new deliveries with version {report.version} -> recommender.refund_recommendations"
+
+
+def _lakebase(context: StageContext) -> str:
+    from casper.appstore.store import open_store
+    from casper.reverse_etl import sync_to_store
+
+    dsn = context.parameters.app_store_dsn
+    if dsn is None:
+        context.manifest.record("appstore", "folder")
+    else:
+        context.manifest.app_store_dsn = dsn
+    context.manifest.save()
+    with open_store(context.home, dsn) as store:
+        report = sync_to_store(context.engine, store)
+    where = "PostgreSQL" if dsn else str(context.home.root / "appstore")
+    return f"synced {report.upserted:,} recommendations into recommender.pg_recommendations ({where})"
+
+
+def _app(context: StageContext) -> str:
+    from casper.appstore.store import open_store
+
+    context.manifest.record("exports", "folder")
+    context.manifest.save()
+    with open_store(context.home, context.parameters.app_store_dsn) as store:
+        health = store.health()
+        counts = store.counts()
+    if not health.get("ok", True):
+        raise CasperError(f"the app store is not healthy: {health}")
+    return f"{counts['pending']:,} refunds pending review: open them with `casper review`"
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("raw_data", "Raw_Data", (), "generate order history into the landing folder", _raw_data),
+    Stage("lakeflow", "Lakeflow_Declarative_Pipeline", ("raw_data",), "bronze -> silver -> gold", _lakeflow),
+    Stage("refund_agent", "Refund_Recommender_Agent", ("lakeflow",), "train and register the refund model", _refund_agent),
+    # the reference's stream called the agent's endpoint; ours loads the registered champion, so it
+    # depends on the agent stage explicitly
+    Stage("refund_stream", "Refund_Recommender_Stream", ("lakeflow", "refund_agent"), "score delivered orders", _refund_stream),
+    Stage("lakebase", "Lakebase_Reverse_ETL", ("refund_stream",), "sync recommendations to the app store", _lakebase),
+    Stage("app", "Databricks_App_Refund_Manager", ("lakebase",), "the refund review app", _app),
+)  # fmt: skip
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def select_stages(names: Iterable[str] | None) -> list[Stage]:
+    """The chosen stages and everything they depend on, in dependency order."""
+    by_name = {s.name: s for s in STAGES}
+    wanted = list(names) if names else list(STAGE_NAMES)
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise CasperError(f"unknown stage {unknown[0]!r}: choose from {', '.join(STAGE_NAMES)}")
+    needed: set[str] = set()
+    pending = list(wanted)
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending.extend(by_name[name].depends_on)
+    return [s for s in STAGES if s.name in needed]  # STAGES is already in dependency order
+
+
+def run_stages(
+    stages: list[Stage],
+    context: StageContext,
+    on_start: Callable[[Stage], None] | None = None,
+    on_done: Callable[[Stage, str], None] | None = None,
+) -> None:
+    for stage in stages:
+        if on_start:
+            on_start(stage)
+        summary = stage.run(context)
+        context.manifest.stages[stage.name] = True
+        context.manifest.save()
+        if on_done:
+            on_done(stage, summary)
+
+
+def stage_status(home) -> dict[str, bool]:
+    done = Manifest.load(home.root).stages
+    return {name: bool(done.get(name)) for name in STAGE_NAMES}
