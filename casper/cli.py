@@ -490,6 +490,42 @@ def up(
 
 @app.command()
 @friendly
+def demo(
+    ctx: typer.Context,
+    speed: Annotated[
+        float, typer.Option(min=0.001, help="Simulated seconds per second for live orders.")
+    ] = 60.0,
+    every: Annotated[float, typer.Option(min=0.1, help="Seconds between pipeline ticks.")] = 3.0,
+    locations: LocationsOption = "all",
+    days: Annotated[
+        int | None, typer.Option(min=0, help="Days of history (overrides start_days_ago).")
+    ] = None,
+    app_store: AppStoreOption = None,
+    user: Annotated[
+        str | None, typer.Option(help="Who decides [default: your login name].")
+    ] = None,
+) -> None:
+    """`up`, then live orders, the pipeline, scoring and sync in the background, and the review app."""
+    from casper.appstore.store import open_store
+    from casper.demo import BackgroundLoops
+    from tui.app import run_review
+
+    up(ctx, locations=locations, days=days, app_store=app_store)
+    bound = _engine(ctx, "duckdb")
+    loops = BackgroundLoops(bound, speed=speed, every=every, app_store_dsn=app_store).start()
+    try:
+        with open_store(bound.home, app_store) as store:
+            run_review(store, user, home=bound.home)
+    finally:
+        with err.status("stopping the live generator and the pipeline"):
+            loops.close()
+    for problem in loops.errors:
+        _notice(problem)
+    out.print("demo stopped; `casper demo` resumes it, `casper down` removes it")
+
+
+@app.command()
+@friendly
 def down(ctx: typer.Context) -> None:
     """Remove exactly what `casper up` created under the home (your own files stay)."""
     from casper.manifest import Manifest
