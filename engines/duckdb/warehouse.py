@@ -207,7 +207,7 @@ class DuckDBWarehouse:
             return after - before
 
     def sync_frames(self, since: dt.datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Recommendations scored after `since` (the newest per order) and their orders' context,
+        """Recommendations scored at or after `since` (the newest per order) and their orders' context,
         in the shapes casper.appstore.sync.sync_frames takes."""
         with self.connect(read_only=True) as connection:
             if not self._has(connection, "recommender", "refund_recommendations"):
@@ -216,7 +216,7 @@ class DuckDBWarehouse:
                 """
                 CREATE TEMP TABLE fresh AS
                 SELECT * FROM recommender.refund_recommendations
-                WHERE ? IS NULL OR ts > ?
+                WHERE ? IS NULL OR ts >= ?
                 QUALIFY row_number() OVER (
                   PARTITION BY order_id ORDER BY ts DESC, TRY_CAST(model_version AS BIGINT) DESC NULLS LAST
                 ) = 1

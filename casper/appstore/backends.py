@@ -1,0 +1,263 @@
+"""Where the two app store engines differ, kept in one place.
+
+SQL in the store is written once, with `?` placeholders and the `recommender.` / `refunds.` schema
+prefixes. On SQLite the schemas are two database files ATTACHed to one connection; on PostgreSQL
+(the stand-in for Lakebase) they are real schemas. Everything else that differs is here: placeholders,
+column types, index syntax, how a write transaction takes its lock, bulk loading, and how
+timestamps, amounts and JSON cross the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+
+SCHEMAS = ("recommender", "refunds")
+# How long a writer waits for another process's write transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 30
+# Columns holding timestamps or amounts, the values SQLite's driver cannot take as they are.
+CONVERTED_COLUMNS = frozenset(
+    {"ts", "synced_ts", "created_ts", "decided_ts", "suggested_usd", "order_total", "amount_usd"}
+)
+
+
+class SqliteBackend:
+    """Embedded store: no server. Two files ATTACHed as the schemas `recommender` and `refunds`, so
+    the SQL reads as on PostgreSQL and each transaction commits to one file. WAL lets every reader
+    run while a writer writes; writers (the pipeline's sync, the review app) take turns, each waiting
+    up to the busy timeout, so neither side ever sees a lock error."""
+
+    name = "sqlite"
+    driver_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    distinct_from = "IS NOT"
+    types = {
+        "ts": "TEXT",
+        "json": "TEXT",
+        "serial_pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "now": "(strftime('%Y-%m-%d %H:%M:%f', 'now'))",
+    }
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def file(self, schema: str) -> Path:
+        return self.directory / f"{schema}.sqlite"
+
+    def exists(self) -> bool:
+        return all(self.file(schema).exists() for schema in SCHEMAS)
+
+    def describe(self) -> str:
+        return str(self.directory)
+
+    def connect(self) -> sqlite3.Connection:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: the store issues BEGIN/COMMIT itself, so a read is never left
+        # holding a snapshot open; check_same_thread=False: the app's workers share it under a lock.
+        conn = sqlite3.connect(
+            ":memory:",
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_SECONDS,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        for schema in SCHEMAS:
+            conn.execute(f"ATTACH DATABASE ? AS {schema}", (str(self.file(schema)),))
+            conn.execute(f"PRAGMA {schema}.journal_mode = WAL")
+        # Recommendations can be synced again; decisions cannot be recreated, so only the
+        # recommendations file trades durability on power loss for faster commits.
+        conn.execute("PRAGMA recommender.synchronous = NORMAL")
+        conn.execute("PRAGMA refunds.synchronous = FULL")
+        return conn
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def schema_ddl(self) -> list[str]:
+        return []  # each schema is an attached file
+
+    def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
+        return f"CREATE INDEX IF NOT EXISTS {schema}.{name} ON {table} ({columns})"
+
+    @contextmanager
+    def schema_transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        with self.write_transaction(conn, lock_table=""):
+            yield
+
+    @contextmanager
+    def write_transaction(self, conn: sqlite3.Connection, lock_table: str) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front (waiting up to busy_timeout), so a transaction
+        # that reads before it writes can never fail half-way with SQLITE_BUSY_SNAPSHOT.
+        del lock_table  # SQLite locks whole files, not tables
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read_snapshot(self, conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
+
+    def create_stage(self, conn: sqlite3.Connection, stage: str, like: str) -> None:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{stage}")
+        conn.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {like} WHERE 1 = 0")
+
+    def load_stage(
+        self, conn: sqlite3.Connection, stage: str, columns: Sequence[str], rows: Iterable[tuple]
+    ) -> None:
+        # Converting only the columns that need it keeps a 100,000-row sync from spending
+        # seconds on isinstance checks.
+        converted = [i for i, column in enumerate(columns) if column in CONVERTED_COLUMNS]
+
+        def adapted(row: tuple) -> list[Any]:
+            values = list(row)
+            for i in converted:
+                values[i] = self.param(values[i])
+            return values
+
+        marks = ", ".join("?" for _ in columns)
+        conn.executemany(
+            f"INSERT INTO temp.{stage} ({', '.join(columns)}) VALUES ({marks})",
+            map(adapted, rows),
+        )
+
+    def drop_stage(self, conn: sqlite3.Connection, stage: str) -> None:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{stage}")
+
+    def executemany(self, conn: sqlite3.Connection, sql: str, rows: Iterable[tuple]) -> int:
+        cursor = conn.executemany(sql, (tuple(self.param(v) for v in row) for row in rows))
+        return cursor.rowcount
+
+    def param(self, value: Any) -> Any:
+        # Fixed-width ISO text sorts chronologically, which keyset paging relies on.
+        if isinstance(value, datetime):
+            return value.isoformat(sep=" ", timespec="microseconds")
+        if isinstance(value, Decimal):
+            return str(value)
+        return value
+
+    def timestamp(self, value: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+    def json_param(self, document: dict[str, Any]) -> str:
+        return json.dumps(document, sort_keys=True)
+
+    def json_value(self, value: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class PostgresBackend:
+    """PostgreSQL by DSN, the local stand-in for Lakebase."""
+
+    name = "postgresql"
+    driver_errors: tuple[type[Exception], ...] = (psycopg.Error,)
+    distinct_from = "IS DISTINCT FROM"
+    types = {
+        "ts": "TIMESTAMP",
+        "json": "JSONB",
+        "serial_pk": "SERIAL PRIMARY KEY",
+        "now": "(now() AT TIME ZONE 'utc')",
+    }
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def exists(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        """The DSN without its password, safe to show and log."""
+        parts = conninfo_to_dict(self.dsn)
+        host = parts.get("host") or "localhost"
+        port = parts.get("port") or "5432"
+        user = f"{parts['user']}@" if parts.get("user") else ""
+        return f"postgresql://{user}{host}:{port}/{parts.get('dbname') or ''}"
+
+    def connect(self) -> psycopg.Connection:
+        # Autocommit: each read sees the latest committed data, writes use explicit transactions.
+        return psycopg.connect(self.dsn, autocommit=True, connect_timeout=BUSY_TIMEOUT_SECONDS)
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    def schema_ddl(self) -> list[str]:
+        return [f"CREATE SCHEMA IF NOT EXISTS {schema}" for schema in SCHEMAS]
+
+    def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
+        return f"CREATE INDEX IF NOT EXISTS {name} ON {schema}.{table} ({columns})"
+
+    @contextmanager
+    def schema_transaction(self, conn: psycopg.Connection) -> Iterator[None]:
+        # Two processes starting at once would race on CREATE ... IF NOT EXISTS; the advisory
+        # lock makes the second wait for the first and then find everything in place.
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('casper.appstore.schema'))")
+            yield
+
+    @contextmanager
+    def write_transaction(self, conn: psycopg.Connection, lock_table: str) -> Iterator[None]:
+        # The table lock serialises writers of the same table (two syncs, or two bulk accepts)
+        # the way SQLite's file lock does, while readers carry on.
+        with conn.transaction():
+            conn.execute(f"LOCK TABLE {lock_table} IN SHARE ROW EXCLUSIVE MODE")
+            yield
+
+    @contextmanager
+    def read_snapshot(self, conn: psycopg.Connection) -> Iterator[None]:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
+
+    def create_stage(self, conn: psycopg.Connection, stage: str, like: str) -> None:
+        conn.execute(
+            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM {like} WHERE 1 = 0"
+        )
+
+    def load_stage(
+        self, conn: psycopg.Connection, stage: str, columns: Sequence[str], rows: Iterable[tuple]
+    ) -> None:
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def drop_stage(self, conn: psycopg.Connection, stage: str) -> None:
+        del conn, stage  # ON COMMIT DROP
+
+    def executemany(self, conn: psycopg.Connection, sql: str, rows: Iterable[tuple]) -> int:
+        with conn.cursor() as cursor:
+            cursor.executemany(sql, list(rows))
+            return cursor.rowcount
+
+    def param(self, value: Any) -> Any:
+        return value
+
+    def timestamp(self, value: Any) -> datetime | None:
+        return value
+
+    def json_param(self, document: dict[str, Any]) -> Jsonb:
+        return Jsonb(document)
+
+    def json_value(self, value: Any) -> Any:
+        return value
+
+
+Backend = SqliteBackend | PostgresBackend

@@ -1,0 +1,106 @@
+"""The app store's tables, rendered for either backend.
+
+`recommender.pg_recommendations` is the synced copy of the warehouse's refund_recommendations, keyed by
+order_id, with the suggestion parsed once at sync time so the list can filter and sum by class.
+`recommender.order_context` holds what the detail screen shows about the order. `refunds.refund_decisions`
+has the reference's columns and constraints.
+"""
+
+from __future__ import annotations
+
+from casper.appstore.backends import Backend
+
+RECOMMENDATIONS = "recommender.pg_recommendations"
+CONTEXT = "recommender.order_context"
+DECISIONS = "refunds.refund_decisions"
+
+# Columns copied from the warehouse; a difference in any of them means the recommendation changed.
+RECOMMENDATION_SOURCE_COLUMNS = ("ts", "agent_response", "model_version", "location")
+SUGGESTION_COLUMNS = ("suggested_class", "suggested_usd", "suggested_reason", "suggestion_error")
+SYNC_COLUMNS = ("sync_batch", "synced_ts")
+RECOMMENDATION_COLUMNS = (
+    "order_id",
+    *RECOMMENDATION_SOURCE_COLUMNS,
+    *SUGGESTION_COLUMNS,
+    *SYNC_COLUMNS,
+)
+CONTEXT_COLUMNS = (
+    "order_id",
+    "location_title",
+    "order_total",
+    "delivery_minutes",
+    "p50",
+    "p75",
+    "p99",
+    "created_ts",
+    "events",
+    "items",
+    "route",
+)
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS recommender.pg_recommendations (
+    order_id TEXT PRIMARY KEY,
+    ts {ts} NOT NULL,
+    agent_response TEXT,
+    model_version TEXT,
+    location TEXT,
+    suggested_class TEXT NOT NULL
+        CHECK (suggested_class IN ('none', 'partial', 'full', 'error')),
+    suggested_usd NUMERIC(10, 2) CHECK (suggested_usd >= 0),
+    suggested_reason TEXT NOT NULL,
+    suggestion_error TEXT,
+    sync_batch INTEGER NOT NULL,
+    synced_ts {ts} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recommender.order_context (
+    order_id TEXT PRIMARY KEY,
+    location_title TEXT,
+    order_total NUMERIC(10, 2),
+    delivery_minutes DOUBLE PRECISION,
+    p50 DOUBLE PRECISION,
+    p75 DOUBLE PRECISION,
+    p99 DOUBLE PRECISION,
+    created_ts {ts},
+    events TEXT NOT NULL,
+    items TEXT NOT NULL,
+    route TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refunds.refund_decisions (
+    id {serial_pk},
+    order_id TEXT NOT NULL,
+    decided_ts {ts} NOT NULL DEFAULT {now},
+    amount_usd NUMERIC(10, 2) NOT NULL
+        CHECK (amount_usd >= 0 AND amount_usd = round(amount_usd, 2)),
+    refund_class TEXT NOT NULL CHECK (refund_class IN ('none', 'partial', 'full')),
+    reason TEXT NOT NULL,
+    decided_by TEXT,
+    source_suggestion {json}
+)
+"""
+
+# (schema, table, index name, columns): newest-first paging, each list filter, change polling,
+# and "the latest decision of an order".
+_INDEXES = (
+    ("recommender", "pg_recommendations", "pg_recommendations_ts", "ts, order_id"),
+    (
+        "recommender",
+        "pg_recommendations",
+        "pg_recommendations_location_ts",
+        "location, ts, order_id",
+    ),
+    (
+        "recommender",
+        "pg_recommendations",
+        "pg_recommendations_class_ts",
+        "suggested_class, ts, order_id",
+    ),
+    ("recommender", "pg_recommendations", "pg_recommendations_sync_batch", "sync_batch"),
+    ("refunds", "refund_decisions", "refund_decisions_order_id", "order_id, id"),
+)
+
+
+def schema_statements(backend: Backend) -> list[str]:
+    tables = [part.strip() for part in _TABLES.format(**backend.types).split(";")]
+    indexes = [backend.index_ddl(*index) for index in _INDEXES]
+    return [*backend.schema_ddl(), *tables, *indexes]

@@ -1,0 +1,617 @@
+"""The app store's data access: every query and write the review app and the sync need.
+
+No UI code here. One connection per store, shared by the caller's threads under a lock, so a UI can
+run any method from a worker thread. Driver errors come out as `StoreError`, a rule broken by a
+decision as `InvalidDecision`, a suggestion replaced under the reviewer as `StaleSuggestion`.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar
+
+from casper.appstore.backends import Backend, PostgresBackend, SqliteBackend
+from casper.appstore.context import parse_basket, parse_route, parse_timeline
+from casper.appstore.decisions import DecisionDraft, InvalidDecision, check_draft
+from casper.appstore.records import (
+    BulkAcceptPreview,
+    Decision,
+    ListFilters,
+    ListPage,
+    OrderDetail,
+    PageCursor,
+    RecommendationRow,
+    Summary,
+)
+from casper.appstore.schema import (
+    CONTEXT,
+    CONTEXT_COLUMNS,
+    DECISIONS,
+    RECOMMENDATION_COLUMNS,
+    RECOMMENDATION_SOURCE_COLUMNS,
+    RECOMMENDATIONS,
+    schema_statements,
+)
+from casper.appstore.suggestion import REFUND_CLASSES, SUGGESTION_CLASSES, Suggestion, to_cents
+from casper.errors import CasperError
+from casper.home import CasperHome
+
+PAGE_SIZE = 100
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StoreError(CasperError):
+    """The app store could not be reached, or refused a statement."""
+
+
+class StaleSuggestion(CasperError):
+    """The suggestion was replaced by a sync after the reviewer saw it."""
+
+
+def utc_now() -> datetime:
+    """Naive UTC, like every timestamp in the project."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+_HAS_DECISION = f"EXISTS (SELECT 1 FROM {DECISIONS} x WHERE x.order_id = r.order_id)"
+_LATEST_DECISION = (
+    f"LEFT JOIN {DECISIONS} d ON d.id = "
+    f"(SELECT max(x.id) FROM {DECISIONS} x WHERE x.order_id = r.order_id)"
+)
+_WITH_CONTEXT = f"LEFT JOIN {CONTEXT} c ON c.order_id = r.order_id"
+# A suggestion bulk accept may take: what `accept_draft` would accept, said in SQL.
+_ACCEPTABLE = (
+    "r.suggested_class <> 'error' AND trim(r.suggested_reason) <> '' "
+    "AND (c.order_total IS NULL OR r.suggested_usd <= c.order_total)"
+)
+_SUGGESTION_COLUMNS = (
+    "r.suggested_class, r.suggested_usd, r.suggested_reason, r.suggestion_error, "
+    "r.model_version, r.ts, r.agent_response"
+)
+_DECISION_COLUMNS = (
+    "d.id, d.order_id, d.decided_ts, d.amount_usd, d.refund_class, d.reason, d.decided_by, "
+    "d.source_suggestion"
+)
+_ROW_COLUMNS = (
+    "r.order_id, r.ts, r.location, r.model_version, r.suggested_class, r.suggested_usd, "
+    f"r.suggested_reason, r.suggestion_error, c.order_total, {_DECISION_COLUMNS}"
+)
+_INSERT_DECISION = (
+    f"INSERT INTO {DECISIONS} "
+    "(order_id, decided_ts, amount_usd, refund_class, reason, decided_by, source_suggestion) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filter_sql(filters: ListFilters) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    if filters.status == "pending":
+        conditions.append(f"NOT {_HAS_DECISION}")
+    elif filters.status == "applied":
+        conditions.append(_HAS_DECISION)
+    if filters.refund_class is not None:
+        conditions.append("r.suggested_class = ?")
+        params.append(filters.refund_class)
+    if filters.location is not None:
+        conditions.append("r.location = ?")
+        params.append(filters.location)
+    if filters.search.strip():
+        conditions.append("lower(r.order_id) LIKE ? ESCAPE '\\'")
+        params.append(f"%{_escape_like(filters.search.strip().lower())}%")
+    return conditions, params
+
+
+def _cents(value: Any) -> Decimal | None:
+    return None if value is None else to_cents(value)
+
+
+def _source_suggestion(
+    suggestion: Suggestion,
+    model_version: str | None,
+    scored_ts: datetime,
+    agent_response: str | None,
+) -> dict[str, Any]:
+    """The suggestion as it stood when the decision was made, kept with the decision."""
+    return {
+        "refund_class": suggestion.refund_class,
+        "refund_usd": None if suggestion.refund_usd is None else float(suggestion.refund_usd),
+        "reason": suggestion.reason,
+        "error": suggestion.error,
+        "model_version": model_version,
+        "scored_ts": scored_ts.isoformat(sep=" "),
+        "agent_response": agent_response,
+    }
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """Serialise use of the connection and turn driver errors into StoreError."""
+
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        store: AppStore = args[0]  # type: ignore[assignment]
+        with store._lock:
+            try:
+                return method(*args, **kwargs)
+            except store.backend.driver_errors as exc:
+                store._forget_broken_connection()
+                raise StoreError(f"app store ({store.backend.name}): {exc}") from exc
+
+    return run
+
+
+class AppStore:
+    def __init__(self, backend: Backend, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.backend = backend
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._connection: Any = None
+
+    def __enter__(self) -> AppStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    @property
+    def _conn(self) -> Any:
+        if self._connection is None:
+            self._connection = self.backend.connect()
+        return self._connection
+
+    def _forget_broken_connection(self) -> None:
+        # A PostgreSQL server restart breaks the connection; the next call reconnects.
+        connection = self._connection
+        if connection is not None and (
+            getattr(connection, "broken", False) or getattr(connection, "closed", False)
+        ):
+            self._connection = None
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        values = tuple(self.backend.param(value) for value in params)
+        return self._conn.execute(self.backend.sql(sql), values).fetchall()
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+        # fetchall, not fetchone: SQLite finishes an INSERT ... RETURNING only when stepped to the end.
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        row = self._one(sql, params)
+        return None if row is None else row[0]
+
+    # --- schema -----------------------------------------------------------------------------
+
+    @_guarded
+    def ensure_schema(self) -> None:
+        """Create the schemas, tables and indexes that are missing; safe to run any time."""
+        with self.backend.schema_transaction(self._conn):
+            for statement in schema_statements(self.backend):
+                self._conn.execute(statement)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _decision(self, values: Sequence[Any]) -> Decision:
+        decision_id, order_id, decided_ts, amount, refund_class, reason, decided_by, source = values
+        return Decision(
+            id=int(decision_id),
+            order_id=order_id,
+            decided_ts=self.backend.timestamp(decided_ts),
+            amount_usd=to_cents(amount),
+            refund_class=refund_class,
+            reason=reason,
+            decided_by=decided_by,
+            source_suggestion=self.backend.json_value(source),
+        )
+
+    def _recommendation(self, values: Sequence[Any]) -> RecommendationRow:
+        order_id, ts, location, model_version, refund_class, usd, reason, error, total = values[:9]
+        decision = values[9:17]
+        return RecommendationRow(
+            order_id=order_id,
+            scored_ts=self.backend.timestamp(ts),
+            location=location,
+            model_version=model_version,
+            suggestion=Suggestion(refund_class, _cents(usd), reason, error),
+            order_total=_cents(total),
+            latest_decision=self._decision(decision) if decision[0] is not None else None,
+        )
+
+    @_guarded
+    def revision(self) -> tuple[Any, Any]:
+        """Changes whenever a sync changes a recommendation or a decision is written; cheap to poll."""
+        row = self._one(
+            f"SELECT (SELECT max(sync_batch) FROM {RECOMMENDATIONS}), (SELECT max(id) FROM {DECISIONS})"
+        )
+        assert row is not None
+        return row[0], row[1]
+
+    @_guarded
+    def summary(self) -> Summary:
+        with self.backend.read_snapshot(self._conn):
+            suggested = self._all(
+                f"SELECT suggested_class, count(*), sum(suggested_usd) FROM {RECOMMENDATIONS} "
+                "GROUP BY suggested_class"
+            )
+            decided = self._all(
+                f"SELECT d.refund_class, count(*), sum(d.amount_usd) FROM {DECISIONS} d "
+                f"WHERE d.id IN (SELECT max(id) FROM {DECISIONS} GROUP BY order_id) "
+                "GROUP BY d.refund_class"
+            )
+            pending = self._scalar(
+                f"SELECT count(*) FROM {RECOMMENDATIONS} r WHERE NOT {_HAS_DECISION}"
+            )
+        suggested_by_class = dict.fromkeys(SUGGESTION_CLASSES, 0)
+        suggested_by_class.update({cls: count for cls, count, _ in suggested})
+        decided_by_class = dict.fromkeys(REFUND_CLASSES, 0)
+        decided_by_class.update({cls: count for cls, count, _ in decided})
+        return Summary(
+            recommendations=sum(suggested_by_class.values()),
+            suggested_by_class=suggested_by_class,
+            suggested_usd=to_cents(sum(Decimal(str(usd or 0)) for _, _, usd in suggested)),
+            decisions=sum(decided_by_class.values()),
+            decided_by_class=decided_by_class,
+            decided_usd=to_cents(sum(Decimal(str(usd or 0)) for _, _, usd in decided)),
+            pending=int(pending),
+        )
+
+    @_guarded
+    def counts(self) -> dict[str, int]:
+        """For `casper status`: orders with a decision, and recommendations without one."""
+        with self.backend.read_snapshot(self._conn):
+            decided = self._scalar(f"SELECT count(DISTINCT order_id) FROM {DECISIONS}")
+            pending = self._scalar(
+                f"SELECT count(*) FROM {RECOMMENDATIONS} r WHERE NOT {_HAS_DECISION}"
+            )
+        return {"decisions": int(decided), "pending": int(pending)}
+
+    @_guarded
+    def locations(self) -> list[str]:
+        rows = self._all(
+            f"SELECT DISTINCT location FROM {RECOMMENDATIONS} WHERE location IS NOT NULL ORDER BY location"
+        )
+        return [location for (location,) in rows]
+
+    @_guarded
+    def newest_scored_ts(self) -> datetime | None:
+        """The newest recommendation held, a watermark for reading only newer ones to sync."""
+        return self.backend.timestamp(self._scalar(f"SELECT max(ts) FROM {RECOMMENDATIONS}"))
+
+    @_guarded
+    def page(
+        self,
+        filters: ListFilters = ListFilters(),
+        after: PageCursor | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> ListPage:
+        """Recommendations newest first, with their latest decision. Keyset paging: the cost of a
+        page does not grow with how deep it is, and a page stays put while new rows arrive on top."""
+        conditions, params = _filter_sql(filters)
+        page_conditions, page_params = list(conditions), list(params)
+        if after is not None:
+            page_conditions.append("(r.ts, r.order_id) < (?, ?)")
+            page_params += [after.ts, after.order_id]
+        with self.backend.read_snapshot(self._conn):
+            rows = self._all(
+                f"SELECT {_ROW_COLUMNS} FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} {_LATEST_DECISION} "
+                f"{_where(page_conditions)} ORDER BY r.ts DESC, r.order_id DESC LIMIT ?",
+                [*page_params, limit + 1],
+            )
+            total = self._scalar(
+                f"SELECT count(*) FROM {RECOMMENDATIONS} r {_where(conditions)}", params
+            )
+        recommendations = tuple(self._recommendation(row) for row in rows[:limit])
+        last = recommendations[-1] if recommendations else None
+        has_more = len(rows) > limit and last is not None
+        return ListPage(
+            rows=recommendations,
+            total=int(total),
+            next_cursor=PageCursor(last.scored_ts, last.order_id) if has_more else None,
+        )
+
+    @_guarded
+    def order_detail(self, order_id: str) -> OrderDetail | None:
+        with self.backend.read_snapshot(self._conn):
+            row = self._one(
+                f"SELECT {_ROW_COLUMNS}, r.agent_response, c.location_title, c.created_ts, "
+                "c.delivery_minutes, c.p50, c.p75, c.p99, c.events, c.items, c.route "
+                f"FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} {_LATEST_DECISION} WHERE r.order_id = ?",
+                [order_id],
+            )
+            if row is None:
+                return None
+            history = self._all(
+                f"SELECT {_DECISION_COLUMNS} FROM {DECISIONS} d WHERE d.order_id = ? ORDER BY d.id DESC",
+                [order_id],
+            )
+        agent_response, title, created, minutes, p50, p75, p99, events, items, route = row[17:]
+        return OrderDetail(
+            recommendation=self._recommendation(row[:17]),
+            agent_response=agent_response,
+            location_title=title,
+            created_ts=self.backend.timestamp(created),
+            delivery_minutes=minutes,
+            p50=p50,
+            p75=p75,
+            p99=p99,
+            events=parse_timeline(events),
+            items=parse_basket(items),
+            route=parse_route(route),
+            decisions=tuple(self._decision(decision) for decision in history),
+        )
+
+    @_guarded
+    def decisions(self) -> list[Decision]:
+        """Every decision ever written, oldest first."""
+        rows = self._all(f"SELECT {_DECISION_COLUMNS} FROM {DECISIONS} d ORDER BY d.id")
+        return [self._decision(row) for row in rows]
+
+    def health(self) -> dict[str, Any]:
+        """Whether the store answers, how fast, and what it holds; never raises."""
+        report: dict[str, Any] = {"backend": self.backend.name, "location": self.backend.describe()}
+        started = time.perf_counter()
+        try:
+            recommendations, decisions, last_sync = self._health_counts()
+        except StoreError as exc:
+            return {**report, "ok": False, "error": str(exc)}
+        return {
+            **report,
+            "ok": True,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "recommendations": recommendations,
+            "decisions": decisions,
+            "last_sync_ts": last_sync.isoformat(sep=" ") if last_sync else None,
+        }
+
+    @_guarded
+    def _health_counts(self) -> tuple[int, int, datetime | None]:
+        row = self._one(
+            f"SELECT (SELECT count(*) FROM {RECOMMENDATIONS}), (SELECT count(*) FROM {DECISIONS}), "
+            f"(SELECT synced_ts FROM {RECOMMENDATIONS} ORDER BY sync_batch DESC LIMIT 1)"
+        )
+        assert row is not None
+        return int(row[0]), int(row[1]), self.backend.timestamp(row[2])
+
+    # --- deciding ---------------------------------------------------------------------------
+
+    @_guarded
+    def apply_decision(
+        self, draft: DecisionDraft, *, expected: Suggestion | None = None
+    ) -> Decision:
+        """Record a decision. With `expected`, refuse if the suggestion is no longer the one the
+        reviewer accepted (a sync replaced it meanwhile)."""
+        with self.backend.write_transaction(self._conn, DECISIONS):
+            current = self._one(
+                f"SELECT {_SUGGESTION_COLUMNS}, c.order_total FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
+                "WHERE r.order_id = ?",
+                [draft.order_id],
+            )
+            if current is None:
+                raise InvalidDecision("order_id", f"No recommendation for order {draft.order_id}.")
+            refund_class, usd, reason, error, model_version, ts, agent_response, total = current
+            suggestion = Suggestion(refund_class, _cents(usd), reason, error)
+            if expected is not None and suggestion != expected:
+                raise StaleSuggestion(
+                    f"The suggestion for order {draft.order_id} changed since it was shown."
+                )
+            check_draft(draft, _cents(total))
+            source = _source_suggestion(
+                suggestion, model_version, self.backend.timestamp(ts), agent_response
+            )
+            decided_ts = self._clock()
+            decision_id = self._scalar(
+                f"{_INSERT_DECISION} RETURNING id",
+                [
+                    draft.order_id,
+                    decided_ts,
+                    draft.amount_usd,
+                    draft.refund_class,
+                    draft.reason,
+                    draft.decided_by,
+                    self.backend.json_param(source),
+                ],
+            )
+        return Decision(
+            id=int(decision_id),
+            order_id=draft.order_id,
+            decided_ts=decided_ts,
+            amount_usd=draft.amount_usd,
+            refund_class=draft.refund_class,
+            reason=draft.reason,
+            decided_by=draft.decided_by,
+            source_suggestion=source,
+        )
+
+    @_guarded
+    def bulk_accept_preview(self, filters: ListFilters) -> BulkAcceptPreview:
+        if filters.status == "applied":
+            return BulkAcceptPreview(accepted=0, accepted_usd=Decimal("0.00"), skipped=0)
+        conditions, params = _filter_sql(replace(filters, status="pending"))
+        row = self._one(
+            f"SELECT count(*), sum(CASE WHEN {_ACCEPTABLE} THEN 1 ELSE 0 END), "
+            f"sum(CASE WHEN {_ACCEPTABLE} THEN r.suggested_usd END) "
+            f"FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} {_where(conditions)}",
+            params,
+        )
+        assert row is not None
+        pending, accepted, accepted_usd = int(row[0]), int(row[1] or 0), row[2]
+        return BulkAcceptPreview(
+            accepted=accepted,
+            accepted_usd=to_cents(accepted_usd or 0),
+            skipped=pending - accepted,
+        )
+
+    @_guarded
+    def bulk_accept(self, filters: ListFilters, decided_by: str) -> int:
+        """Accept every pending, acceptable suggestion matching `filters`, in one transaction."""
+        if not decided_by.strip():
+            raise InvalidDecision("decided_by", "Decided by is required.")
+        if filters.status == "applied":
+            return 0
+        conditions, params = _filter_sql(replace(filters, status="pending"))
+        with self.backend.write_transaction(self._conn, DECISIONS):
+            candidates = self._all(
+                f"SELECT r.order_id, {_SUGGESTION_COLUMNS} FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
+                f"{_where([*conditions, _ACCEPTABLE])}",
+                params,
+            )
+            decided_ts = self._clock()
+            rows = []
+            for (
+                order_id,
+                refund_class,
+                usd,
+                reason,
+                error,
+                model_version,
+                ts,
+                response,
+            ) in candidates:
+                suggestion = Suggestion(refund_class, _cents(usd), reason, error)
+                source = _source_suggestion(
+                    suggestion, model_version, self.backend.timestamp(ts), response
+                )
+                rows.append(
+                    (
+                        order_id,
+                        decided_ts,
+                        suggestion.refund_usd,
+                        refund_class,
+                        reason,
+                        decided_by,
+                        self.backend.json_param(source),
+                    )
+                )
+            self.backend.executemany(self._conn, self.backend.sql(_INSERT_DECISION), rows)
+        return len(rows)
+
+    # --- syncing ----------------------------------------------------------------------------
+
+    def _upsert_sql(
+        self, table: str, stage: str, columns: Sequence[str], compared: Sequence[str]
+    ) -> str:
+        names = ", ".join(columns)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
+        changed = " OR ".join(
+            f"t.{column} {self.backend.distinct_from} excluded.{column}" for column in compared
+        )
+        # `WHERE true` tells SQLite's parser the ON CONFLICT is the upsert's, not a join's.
+        return (
+            f"INSERT INTO {table} AS t ({names}) SELECT {names} FROM {stage} WHERE true "
+            f"ON CONFLICT (order_id) DO UPDATE SET {updates} WHERE {changed}"
+        )
+
+    @_guarded
+    def upsert_synced(
+        self, recommendations: Sequence[tuple], context: Sequence[tuple]
+    ) -> tuple[int, int]:
+        """Write synced rows (see `casper.appstore.sync`); returns (upserted, unchanged)
+        recommendations. Only rows that differ are written, so a repeat sync changes nothing."""
+        conn = self._conn
+        with self.backend.write_transaction(conn, RECOMMENDATIONS):
+            if context:
+                self.backend.create_stage(conn, "stage_context", CONTEXT)
+                self.backend.load_stage(conn, "stage_context", CONTEXT_COLUMNS, context)
+                conn.execute(
+                    self._upsert_sql(CONTEXT, "stage_context", CONTEXT_COLUMNS, CONTEXT_COLUMNS[1:])
+                )
+                self.backend.drop_stage(conn, "stage_context")
+            if not recommendations:
+                return 0, 0
+            batch = self._scalar(f"SELECT coalesce(max(sync_batch), 0) + 1 FROM {RECOMMENDATIONS}")
+            synced_ts = self._clock()
+            self.backend.create_stage(conn, "stage_recommendations", RECOMMENDATIONS)
+            self.backend.load_stage(
+                conn,
+                "stage_recommendations",
+                RECOMMENDATION_COLUMNS,
+                (row + (batch, synced_ts) for row in recommendations),
+            )
+            differs = " OR ".join(
+                f"t.{column} {self.backend.distinct_from} s.{column}"
+                for column in RECOMMENDATION_SOURCE_COLUMNS
+            )
+            upserted = int(
+                self._scalar(
+                    f"SELECT count(*) FROM stage_recommendations s LEFT JOIN {RECOMMENDATIONS} t "
+                    f"ON t.order_id = s.order_id WHERE t.order_id IS NULL OR {differs}"
+                )
+            )
+            conn.execute(
+                self._upsert_sql(
+                    RECOMMENDATIONS,
+                    "stage_recommendations",
+                    RECOMMENDATION_COLUMNS,
+                    RECOMMENDATION_SOURCE_COLUMNS,
+                )
+            )
+            self.backend.drop_stage(conn, "stage_recommendations")
+        return upserted, len(recommendations) - upserted
+
+
+def backend_for(home: CasperHome, dsn: str | None) -> Backend:
+    if dsn is None:
+        return SqliteBackend(home.root / "appstore")
+    # A libpq URL, or its key=value form.
+    if dsn.startswith(("postgresql://", "postgres://")) or "=" in dsn:
+        return PostgresBackend(dsn)
+    # Not echoed: a mistyped DSN may still carry a password.
+    raise StoreError("--app-store takes a PostgreSQL DSN: postgresql://user@host:port/dbname")
+
+
+def open_store(
+    home: CasperHome, dsn: str | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> AppStore:
+    """The embedded store under `home.root / "appstore"`, or PostgreSQL by DSN; schema ensured."""
+    store = AppStore(backend_for(home, dsn), clock=clock)
+    try:
+        store.ensure_schema()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def store_counts(home: CasperHome, dsn: str | None = None) -> dict[str, int]:
+    """`casper status` figures, without creating an embedded store that does not exist yet."""
+    if not backend_for(home, dsn).exists():
+        return {"decisions": 0, "pending": 0}
+    with open_store(home, dsn) as store:
+        return store.counts()
+
+
+def drop_app_store(dsn: str) -> list[str]:
+    """Drop the app store's schemas from a PostgreSQL database (what `casper down` undoes there)."""
+    import psycopg
+
+    from casper.appstore.backends import SCHEMAS
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as connection:
+            for schema in SCHEMAS:
+                connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot drop the app store schemas: {str(exc).splitlines()[0]}") from None
+    return [f"PostgreSQL schema {schema}" for schema in SCHEMAS]

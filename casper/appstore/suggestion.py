@@ -1,0 +1,73 @@
+"""Reading the refund model's `agent_response` without trusting it.
+
+The scorer writes `{"refund_usd": float, "refund_class": "none"|"partial"|"full", "reason": str}` as a
+string. Anything else (not JSON, an unknown class, a negative or non-numeric amount) becomes an `error`
+suggestion that carries the reason it was rejected, so a bad row is shown and never crashes a reader.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+REFUND_CLASSES = ("none", "partial", "full")
+ERROR_CLASS = "error"
+SUGGESTION_CLASSES = (*REFUND_CLASSES, ERROR_CLASS)
+
+CENT = Decimal("0.01")
+# numeric(10, 2), the reference's amount type, holds at most 99,999,999.99.
+MAX_AMOUNT = Decimal("99999999.99")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What the model suggested for one order; `refund_usd` is None only for an error."""
+
+    refund_class: str
+    refund_usd: Decimal | None
+    reason: str
+    error: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.refund_class == ERROR_CLASS
+
+
+def error_suggestion(problem: str) -> Suggestion:
+    return Suggestion(refund_class=ERROR_CLASS, refund_usd=None, reason="", error=problem)
+
+
+def to_cents(value: float | Decimal) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_agent_response(text: str | None) -> Suggestion:
+    try:
+        document = json.loads(text) if text is not None else None
+    except (TypeError, ValueError):
+        return error_suggestion("agent_response is not valid JSON")
+    if not isinstance(document, dict):
+        return error_suggestion("agent_response is not a JSON object")
+
+    refund_class = document.get("refund_class")
+    if refund_class not in REFUND_CLASSES:
+        return error_suggestion(f"unknown refund_class {refund_class!r}")
+
+    amount = document.get("refund_usd")
+    # bool is an int subclass; `true` is not an amount.
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not math.isfinite(amount):
+        return error_suggestion(f"refund_usd {amount!r} is not a number")
+    if amount < 0:
+        return error_suggestion(f"refund_usd {amount!r} is negative")
+    cents = to_cents(amount)
+    if cents > MAX_AMOUNT:
+        return error_suggestion(f"refund_usd {amount!r} is too large")
+
+    reason = document.get("reason")
+    return Suggestion(
+        refund_class=refund_class,
+        refund_usd=cents,
+        reason=reason if isinstance(reason, str) else "",
+    )

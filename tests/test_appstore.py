@@ -1,0 +1,493 @@
+"""The app store on both backends: the same tests against embedded SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TypeVar
+
+import polars as pl
+import pytest
+
+from casper.appstore import (
+    AppStore,
+    DecisionDraft,
+    InvalidDecision,
+    ListFilters,
+    StaleSuggestion,
+    StoreError,
+    SyncInputError,
+    accept_draft,
+    deny_draft,
+    export_decisions_csv,
+    open_store,
+    store_counts,
+    sync_frames,
+)
+from casper.appstore.backends import PostgresBackend
+from casper.home import CasperHome
+from tests.appstore_fixtures import (
+    ABOVE_TOTAL,
+    FULL,
+    NEGATIVE,
+    NONE,
+    NOT_JSON,
+    ORDERS,
+    PARTIAL,
+    SCORED_AT,
+    SECOND_PARTIAL,
+    UNKNOWN_CLASS,
+    agent_response,
+    realistic_frames,
+    second_handle,
+    store_on_each_backend,  # noqa: F401  (provides the `store` fixture)
+    sync_in_subprocess,
+    synthetic_frames,
+)
+
+T = TypeVar("T")
+
+
+def order_id(index: int) -> str:
+    return ORDERS[index].order_id
+
+
+def synced(store: AppStore) -> AppStore:
+    sync_frames(store, *realistic_frames())
+    return store
+
+
+def all_rows(store: AppStore, filters: ListFilters = ListFilters()) -> list[str]:
+    return [row.order_id for row in store.page(filters, limit=1000).rows]
+
+
+def test_schema_enforces_the_reference_constraints(store: AppStore) -> None:
+    backend = store.backend
+    connection = backend.connect()
+    insert = backend.sql(
+        "INSERT INTO refunds.refund_decisions (order_id, decided_ts, amount_usd, refund_class, reason) "
+        "VALUES (?, ?, ?, ?, ?)"
+    )
+    moment = backend.param(SCORED_AT)
+    for bad in (
+        ("o1", moment, backend.param(Decimal("-1.00")), "partial", "r"),
+        ("o1", moment, backend.param(Decimal("1.00")), "maybe", "r"),
+        ("o1", moment, backend.param(Decimal("1.00")), "partial", None),
+        (None, moment, backend.param(Decimal("1.00")), "partial", "r"),
+    ):
+        with pytest.raises(backend.driver_errors):
+            connection.execute(insert, bad)
+        if backend.name == "postgresql":
+            connection.rollback()
+    # SQLite's CHECK refuses a third decimal; PostgreSQL's numeric(10,2) rounds it away.
+    with contextlib.suppress(backend.driver_errors):
+        connection.execute(insert, ("o1", moment, backend.param(Decimal("1.234")), "full", "r"))
+    stored = connection.execute("SELECT amount_usd FROM refunds.refund_decisions").fetchall()
+    assert all(
+        Decimal(str(amount)) == Decimal(str(amount)).quantize(Decimal("0.01"))
+        for (amount,) in stored
+    )
+    connection.close()
+
+
+def test_ensure_schema_is_idempotent(store: AppStore) -> None:
+    synced(store)
+    store.ensure_schema()
+    assert len(all_rows(store)) == len(ORDERS)
+
+
+def test_sync_is_idempotent_and_replaces_changed_recommendations(store: AppStore) -> None:
+    recommendations, context = realistic_frames()
+    first = sync_frames(store, recommendations, context)
+    revision = store.revision()
+    again = sync_frames(store, recommendations, context)
+    assert (first.upserted, first.unchanged) == (len(ORDERS), 0)
+    assert store.newest_scored_ts() == recommendations["ts"].max()  # the watermark to read after
+    assert (again.upserted, again.unchanged) == (0, len(ORDERS))
+    assert store.revision() == revision  # nothing changed, nothing for the app to reload
+
+    rescored = recommendations.with_columns(
+        pl.when(pl.col("order_id") == order_id(PARTIAL))
+        .then(pl.lit(agent_response("full", 27.25, "Re-scored: beyond P99.")))
+        .otherwise(pl.col("agent_response"))
+        .alias("agent_response"),
+        pl.when(pl.col("order_id") == order_id(NONE))
+        .then(pl.lit("refund-model/4"))
+        .otherwise(pl.col("model_version"))
+        .alias("model_version"),
+    )
+    changed = sync_frames(store, rescored, context)
+    assert (changed.upserted, changed.unchanged) == (2, len(ORDERS) - 2)
+    assert store.revision() != revision
+    rows = {row.order_id: row for row in store.page(limit=100).rows}
+    assert rows[order_id(PARTIAL)].suggestion.refund_class == "full"
+    assert rows[order_id(PARTIAL)].suggestion.refund_usd == Decimal("27.25")
+    assert rows[order_id(NONE)].model_version == "refund-model/4"
+    assert len(rows) == len(ORDERS)
+
+
+def test_sync_keeps_the_newest_row_of_an_order_and_updates_context(store: AppStore) -> None:
+    recommendations, context = realistic_frames()
+    older = recommendations.head(1).with_columns(
+        pl.col("ts") - timedelta(hours=1),
+        pl.lit(agent_response("none", 0.0, "An older scoring.")).alias("agent_response"),
+    )
+    report = sync_frames(store, pl.concat([recommendations, older]), context)
+    assert report.upserted == len(ORDERS)
+    assert store.order_detail(order_id(PARTIAL)).recommendation.suggestion.refund_class == "partial"
+
+    slower = context.with_columns(pl.col("delivery_minutes") + 10)
+    assert sync_frames(store, recommendations, slower).upserted == 0
+    assert store.order_detail(order_id(PARTIAL)).delivery_minutes == pytest.approx(62.3)
+
+
+def test_sync_names_missing_columns(store: AppStore) -> None:
+    recommendations, context = realistic_frames()
+    with pytest.raises(SyncInputError, match="agent_response"):
+        sync_frames(store, recommendations.drop("agent_response"), context)
+    with pytest.raises(SyncInputError, match="route"):
+        sync_frames(store, recommendations, context.drop("route"))
+
+
+def test_corrupt_suggestions_are_error_rows(store: AppStore) -> None:
+    synced(store)
+    errors = store.page(ListFilters(refund_class="error")).rows
+    assert {row.order_id for row in errors} == {
+        order_id(NOT_JSON),
+        order_id(UNKNOWN_CLASS),
+        order_id(NEGATIVE),
+    }
+    assert all(row.suggestion.refund_usd is None and row.suggestion.error for row in errors)
+    detail = store.order_detail(order_id(NOT_JSON))
+    assert detail.agent_response == ORDERS[NOT_JSON].response
+    assert store.summary().suggested_by_class == {"none": 1, "partial": 2, "full": 2, "error": 3}
+
+
+def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
+    synced(store)
+    by_age = [order.order_id for order in sorted(ORDERS, key=lambda order: order.minutes_ago)]
+    assert all_rows(store) == by_age
+    assert all_rows(store, ListFilters(location="chicago")) == [
+        o.order_id for o in sorted(ORDERS, key=lambda o: o.minutes_ago) if o.location == "chicago"
+    ]
+    assert all_rows(store, ListFilters(refund_class="none")) == [order_id(NONE)]
+    assert all_rows(store, ListFilters(search=" 7BE3 ")) == [order_id(FULL)]
+    assert all_rows(store, ListFilters(search="_")) == []  # LIKE wildcards are searched literally
+    assert all_rows(store, ListFilters(search="%")) == []
+
+    store.apply_decision(deny_draft(order_id(FULL), "ann"))
+    assert all_rows(store, ListFilters(status="applied")) == [order_id(FULL)]
+    pending = all_rows(store, ListFilters(status="pending"))
+    assert order_id(FULL) not in pending and len(pending) == len(ORDERS) - 1
+    page = store.page(ListFilters(status="pending", location="chicago"))
+    assert page.total == 3
+
+
+def test_keyset_pages_cover_every_row_once_and_stay_put(store: AppStore) -> None:
+    synced(store)
+    first = store.page(limit=3)
+    assert first.total == len(ORDERS) and first.next_cursor is not None
+
+    # A newer recommendation arrives while the reviewer is on page 1: page 2 does not shift.
+    newer, newer_context = synthetic_frames(1, newest=SCORED_AT + timedelta(minutes=5), prefix="n")
+    sync_frames(store, newer, newer_context)
+
+    seen = [row.order_id for row in first.rows]
+    cursor = first.next_cursor
+    while cursor is not None:
+        page = store.page(after=cursor, limit=3)
+        seen += [row.order_id for row in page.rows]
+        cursor = page.next_cursor
+    assert seen == all_rows(store)[1:]  # everything but the newcomer, each once, in order
+    assert store.page(limit=3).rows[0].order_id == newer["order_id"][0]
+
+
+def test_order_detail_has_timeline_basket_route_and_history(store: AppStore) -> None:
+    synced(store)
+    detail = store.order_detail(order_id(PARTIAL))
+    assert [event.event_type for event in detail.events] == [
+        "order_created",
+        "gk_started",
+        "gk_finished",
+        "gk_ready",
+        "driver_arrived",
+        "driver_picked_up",
+        "delivered",
+    ]  # in sequence, driver pings left out
+    assert [(item.name, item.qty, item.line_total) for item in detail.items] == [
+        ("Classic Smash Burger", 2, Decimal("23.00")),
+        ("Shoestring Fries", 1, Decimal("4.25")),
+    ]
+    assert detail.recommendation.order_total == Decimal("27.25")
+    assert (detail.p50, detail.p75, detail.p99) == (33.0, 41.0, 63.5)
+    assert detail.location_title == "San Francisco"
+    assert len(detail.route) >= 2
+    assert detail.decisions == ()
+    assert store.order_detail("no-such-order") is None
+
+
+def test_odd_context_costs_a_line_not_the_detail(store: AppStore) -> None:
+    recommendations, context = realistic_frames()
+    partial = pl.col("order_id") == order_id(PARTIAL)
+    sync_frames(
+        store,
+        recommendations,
+        context.with_columns(
+            pl.when(partial).then(pl.lit("{oops")).otherwise(pl.col("events")).alias("events"),
+            pl.when(partial)
+            .then(
+                pl.lit(
+                    '[{"name": "Fries", "brand": "Bun Voyage", "price": 4.25, "qty": 1}, {"name": 3}]'
+                )
+            )
+            .otherwise(pl.col("items"))
+            .alias("items"),
+        ),
+    )
+    detail = store.order_detail(order_id(PARTIAL))
+    assert detail.events == ()
+    assert [item.name for item in detail.items] == ["Fries"]
+
+
+def test_a_decision_keeps_the_suggestion_and_the_latest_counts(store: AppStore) -> None:
+    synced(store)
+    row = store.page().rows[0]
+    accepted = store.apply_decision(
+        accept_draft(row.order_id, row.suggestion, "ann", row.order_total), expected=row.suggestion
+    )
+    assert accepted.source_suggestion["refund_usd"] == 8.5
+    assert accepted.source_suggestion["agent_response"] == ORDERS[PARTIAL].response
+    assert accepted.source_suggestion["model_version"] == "refund-model/3"
+
+    corrected = store.apply_decision(
+        DecisionDraft(row.order_id, Decimal("12.00"), "partial", "Called the customer.", "bob")
+    )
+    detail = store.order_detail(row.order_id)
+    assert [decision.id for decision in detail.decisions] == [corrected.id, accepted.id]
+    assert detail.recommendation.latest_decision.amount_usd == Decimal("12.00")
+    summary = store.summary()
+    assert (summary.decisions, summary.decided_usd, summary.pending) == (1, Decimal("12.00"), 7)
+    assert summary.decided_by_class == {"none": 0, "partial": 1, "full": 0}
+    assert store.counts() == {"decisions": 1, "pending": len(ORDERS) - 1}
+
+
+def test_text_is_stored_verbatim(store: AppStore) -> None:
+    synced(store)
+    reason = "  \"Cold\" food; it's 50% off'); DROP TABLE refunds.refund_decisions;--\t[b]x[/b] 🍜 "
+    reviewer = "Zoë O'Brien; --"
+    store.apply_decision(DecisionDraft(order_id(NONE), Decimal("0.00"), "none", reason, reviewer))
+    (decision,) = store.order_detail(order_id(NONE)).decisions
+    assert (decision.reason, decision.decided_by) == (reason, reviewer)
+
+
+def test_a_suggestion_replaced_by_a_sync_is_not_accepted_blindly(store: AppStore) -> None:
+    synced(store)
+    shown = store.page().rows[0]
+    recommendations, context = realistic_frames()
+    sync_frames(
+        store,
+        recommendations.with_columns(
+            pl.when(pl.col("order_id") == shown.order_id)
+            .then(pl.lit(agent_response("partial", 2.0, "Re-scored.")))
+            .otherwise(pl.col("agent_response"))
+            .alias("agent_response")
+        ),
+        context,
+    )
+    with pytest.raises(StaleSuggestion):
+        store.apply_decision(
+            accept_draft(shown.order_id, shown.suggestion, "ann", shown.order_total),
+            expected=shown.suggestion,
+        )
+    assert store.counts()["decisions"] == 0
+
+
+def test_the_store_rechecks_the_rules(store: AppStore) -> None:
+    synced(store)
+    with pytest.raises(InvalidDecision, match="order total"):
+        store.apply_decision(
+            DecisionDraft(order_id(ABOVE_TOTAL), Decimal("95.00"), "full", "Beyond P99.", "ann")
+        )
+    with pytest.raises(InvalidDecision, match="No recommendation"):
+        store.apply_decision(DecisionDraft("unknown", Decimal("1.00"), "full", "r", "ann"))
+    assert store.decisions() == []
+
+
+def test_bulk_accept_takes_the_acceptable_pending_ones_in_the_selection(store: AppStore) -> None:
+    synced(store)
+    store.apply_decision(deny_draft(order_id(SECOND_PARTIAL), "ann"))
+    chicago = ListFilters(location="chicago")
+    preview = store.bulk_accept_preview(chicago)
+    # FULL is acceptable; UNKNOWN_CLASS is an error and ABOVE_TOTAL exceeds its order total;
+    # SECOND_PARTIAL is already decided.
+    assert (preview.accepted, preview.accepted_usd, preview.skipped) == (1, Decimal("28.75"), 2)
+    assert store.bulk_accept(chicago, "ann") == 1
+    assert store.bulk_accept(chicago, "ann") == 0
+    assert store.bulk_accept_preview(replace(chicago, status="applied")).accepted == 0
+
+    everything = store.bulk_accept(ListFilters(), "bob")
+    assert everything == 2  # PARTIAL and NONE; the three errors stay pending
+    decided = {d.order_id: d for d in store.decisions()}
+    assert decided[order_id(FULL)].decided_by == "ann"
+    assert decided[order_id(PARTIAL)].amount_usd == Decimal("8.50")
+    assert (
+        decided[order_id(PARTIAL)].source_suggestion["agent_response"] == ORDERS[PARTIAL].response
+    )
+    assert set(all_rows(store, ListFilters(status="pending"))) == {
+        order_id(NOT_JSON),
+        order_id(UNKNOWN_CLASS),
+        order_id(NEGATIVE),
+        order_id(ABOVE_TOTAL),
+    }
+
+
+def test_export_writes_every_decision_verbatim(store: AppStore, tmp_path: Path) -> None:
+    synced(store)
+    reason = 'Line with "quotes", commas, and =SUM(A1)'
+    store.apply_decision(DecisionDraft(order_id(FULL), Decimal("28.75"), "full", reason, "ann"))
+    store.apply_decision(deny_draft(order_id(NONE), "bob"))
+    path = tmp_path / "out" / "decisions.csv"
+    assert export_decisions_csv(store, path) == 2
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["order_id"], r["amount_usd"], r["refund_class"], r["reason"]) for r in rows] == [
+        (order_id(FULL), "28.75", "full", reason),
+        (order_id(NONE), "0.00", "none", "Denied by the reviewer."),
+    ]
+    assert json.loads(rows[0]["source_suggestion"])["refund_class"] == "full"
+
+
+def test_health_reports_what_the_store_holds(store: AppStore) -> None:
+    synced(store)
+    health = store.health()
+    assert health["ok"] is True
+    assert health["backend"] == store.backend.name
+    assert (health["recommendations"], health["decisions"]) == (len(ORDERS), 0)
+    assert health["last_sync_ts"] is not None
+    assert "password" not in health["location"]
+
+
+def test_health_of_an_unreachable_server_is_a_report_not_a_crash() -> None:
+    backend = PostgresBackend("postgresql://casper:secret@127.0.0.1:1/nowhere?connect_timeout=2")
+    with AppStore(backend) as unreachable:
+        health = unreachable.health()
+        with pytest.raises(StoreError):
+            unreachable.summary()
+    assert health["ok"] is False and health["error"]
+    assert "secret" not in health["location"]
+
+
+def test_status_counts_without_creating_a_store(tmp_path: Path) -> None:
+    home = CasperHome(tmp_path / "home")
+    assert store_counts(home) == {"decisions": 0, "pending": 0}
+    assert not (tmp_path / "home").exists()
+    with open_store(home) as embedded:
+        sync_frames(embedded, *realistic_frames())
+        embedded.apply_decision(deny_draft(order_id(FULL), "ann"))
+    assert store_counts(home) == {"decisions": 1, "pending": len(ORDERS) - 1}
+
+
+def test_a_dsn_that_is_not_postgresql_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as refused:
+        open_store(CasperHome(tmp_path), "mysql://root:hunter2@db/x")
+    assert "hunter2" not in str(refused.value)
+
+
+def test_sync_from_another_process_while_decisions_are_written(store: AppStore) -> None:
+    """The pipeline's sync and the review app write at the same time: no lock error, nothing lost."""
+    synced(store)
+    batches, batch_size = 6, 400
+    syncing = sync_in_subprocess(store, batches, batch_size)
+    reviewer = second_handle(store)
+    written = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            pending = reviewer.page(ListFilters(status="pending", refund_class="partial"), limit=10)
+            for row in pending.rows:
+                draft = accept_draft(row.order_id, row.suggestion, "ann", row.order_total)
+                written.append(reviewer.apply_decision(draft))
+            if syncing.poll() is not None and len(written) >= 40:
+                break
+    finally:
+        out, err = syncing.communicate(timeout=120)
+        reviewer.close()
+    assert syncing.returncode == 0, err
+    assert out.count("upserted") == batches
+    decided = {decision.id for decision in store.decisions()}
+    assert {decision.id for decision in written} <= decided
+    assert store.summary().recommendations == len(ORDERS) + batches * batch_size
+
+
+def test_threads_share_one_store_safely(store: AppStore) -> None:
+    """The review app calls one store from several worker threads at once."""
+    sync_frames(store, *synthetic_frames(300))
+    failures: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(20):
+                store.summary()
+                store.page(ListFilters(status="pending"), limit=25)
+        except BaseException as failure:  # collected, and asserted on below
+            failures.append(failure)
+
+    def decide() -> None:
+        try:
+            for row in store.page(ListFilters(refund_class="none"), limit=30).rows:
+                store.apply_decision(deny_draft(row.order_id, "ann"))
+        except BaseException as failure:
+            failures.append(failure)
+
+    threads = [threading.Thread(target=read) for _ in range(3)] + [threading.Thread(target=decide)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert store.counts()["decisions"] == 30
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_rows_page_fast(store: AppStore) -> None:
+    started = time.perf_counter()
+    report = sync_frames(store, *synthetic_frames(100_000))
+    sync_seconds = time.perf_counter() - started
+    assert report.upserted == 100_000
+
+    def timed(call: Callable[[], T]) -> tuple[T, float]:
+        began = time.perf_counter()
+        result = call()
+        return result, time.perf_counter() - began
+
+    first, first_seconds = timed(store.page)
+    cursor, deep_seconds = first.next_cursor, []
+    for _ in range(50):
+        page, seconds = timed(lambda cursor=cursor: store.page(after=cursor))
+        deep_seconds.append(seconds)
+        cursor = page.next_cursor
+    assert page.rows[0].order_id == f"s{5000:015x}"  # page 51 starts at row 5,001
+    filtered, filtered_seconds = timed(
+        lambda: store.page(
+            ListFilters(status="pending", refund_class="partial", location="chicago")
+        )
+    )
+    searched, search_seconds = timed(lambda: store.page(ListFilters(search="00ff")))
+    _, summary_seconds = timed(store.summary)
+    print(
+        f"\n{store.backend.name}: sync {sync_seconds:.2f}s, first page {first_seconds * 1000:.1f} ms, "
+        f"page 2-51 max {max(deep_seconds) * 1000:.1f} ms, filtered {filtered_seconds * 1000:.1f} ms, "
+        f"search {search_seconds * 1000:.1f} ms, summary {summary_seconds * 1000:.1f} ms"
+    )
+    assert first.total == 100_000 and len(first.rows) == 100
+    assert filtered.total > 0 and searched.total > 0
+    assert max(first_seconds, *deep_seconds) < 0.25
+    assert max(filtered_seconds, search_seconds, summary_seconds) < 1.0

@@ -1,0 +1,86 @@
+"""`casper review`: the refund manager's app, on the app store.
+
+The app never touches the database from the UI thread: every store call runs in a thread worker that
+posts a typed message back (tui.messages), so the screen stays responsive while a sync writes.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from textual.app import App
+from textual.screen import Screen
+
+from casper.appstore import AppStore
+from casper.appstore.store import PAGE_SIZE
+from casper.home import CasperHome
+from tui.help_screen import HelpScreen
+from tui.keymap import APP_BINDINGS, keymap_path, load_keymap
+from tui.review_screen import ReviewScreen
+
+DEFAULT_REFRESH_SECONDS = 2.0
+
+
+class RefundReviewApp(App[None]):
+    TITLE = "Casper's Kitchens · Refund review"
+    BINDINGS = APP_BINDINGS
+
+    def __init__(
+        self,
+        store: AppStore,
+        *,
+        user: str,
+        refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+        keymap: dict[str, str] | None = None,
+        export_dir: Path | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        """`refresh_seconds`: how often the store is polled for synced rows and others' decisions.
+        `keymap`: binding id -> keys overrides (see tui.keymap). `export_dir`: where CSVs go."""
+        super().__init__()
+        self.store = store
+        self.user = user
+        self.refresh_seconds = refresh_seconds
+        self.keymap_overrides = dict(keymap or {})
+        self.export_dir = export_dir or Path.cwd()
+        self.page_size = page_size
+        self.sub_title = f"{user} · {store.backend.name}"
+        self.set_keymap(self.keymap_overrides)
+
+    def get_default_screen(self) -> Screen:
+        return ReviewScreen(self.page_size)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keymap_overrides))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+
+def default_user() -> str:
+    try:
+        return getpass.getuser()
+    except OSError:  # no login name, e.g. a container started with an arbitrary uid
+        return "reviewer"
+
+
+def run_review(
+    store: AppStore,
+    user: str | None = None,
+    *,
+    home: CasperHome | None = None,
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+) -> None:
+    """Run the app in this terminal until the reviewer quits. With `home`, keys are remapped from
+    `home.root / "review-keys.toml"` and CSV exports go to `home.root / "exports"`. Raises
+    tui.keymap.KeymapError (a CasperError) for a keymap file that cannot be used."""
+    keymap = load_keymap(keymap_path(home.root)) if home else {}
+    RefundReviewApp(
+        store,
+        user=user or default_user(),
+        refresh_seconds=refresh_seconds,
+        keymap=keymap,
+        export_dir=home.root / "exports" if home else None,
+    ).run()
