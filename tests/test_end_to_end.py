@@ -1,0 +1,91 @@
+"""The whole local flow in a temporary home: up, a live hour at high speed, counts that reconcile, down."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from tests.cli_helpers import NOW, casper
+
+
+def status(home) -> dict:
+    return json.loads(casper(home, "status", "--json").stdout)
+
+
+@pytest.mark.slow
+def test_up_live_status_reconciles_and_down_removes_exactly_what_up_made(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("the user's own file")
+    (home / "landing").mkdir()
+    (home / "landing" / "README.txt").write_text("also the user's")
+
+    first = casper(home, "up", "--now", NOW, "--days", "1", "--locations", "sanfrancisco,chicago")
+    for stage in ("raw_data", "lakeflow", "refund_agent", "refund_stream", "lakebase", "app"):
+        assert f"done {stage}:" in first.stdout
+    after_up = status(home)
+    assert all(after_up["stages"].values())
+    assert after_up["champion_model_version"] == "1"
+
+    again = casper(home, "up", "--now", NOW, "--days", "1", "--locations", "sanfrancisco,chicago")
+    assert "nothing new" in again.stdout and "already champion" in again.stdout
+    assert status(home) == after_up  # re-running up redoes and duplicates nothing
+
+    # an hour of live orders in about a second, then what the watch loop does on a tick
+    casper(home, "live", "--speed", "3600", "--sim-minutes", "60", "--batch-rows", "100")
+    casper(home, "pipeline")
+    casper(home, "refunds", "score")
+    casper(home, "sync")
+
+    report = status(home)
+    assert report["landed_events"] > after_up["landed_events"]
+    assert report["landed_events"] == report["bronze_events"] + report["quarantined"]
+    assert report["delivered_orders"] > after_up["delivered_orders"]
+    assert report["recommendations"] == report["delivered_orders"]
+    assert report["pending"] + report["decisions"] == report["recommendations"]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        scored_twice = connection.execute(
+            "SELECT count(*) FROM (SELECT order_id, model_version FROM recommender.refund_recommendations "
+            "GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchone()[0]
+        unscored = connection.execute(
+            "SELECT count(*) FROM ai.order_delivery_times d WHERE delivered_ts IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM recommender.refund_recommendations r WHERE r.order_id = d.order_id)"
+        ).fetchone()[0]
+    assert (scored_twice, unscored) == (0, 0)
+
+    down = casper(home, "down")
+    assert "removed warehouse.duckdb" in down.stdout and "removed mlflow/" in down.stdout
+    left = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    assert left == ["landing", "landing/README.txt", "notes.txt"]
+
+
+def test_down_on_a_home_without_up_removes_nothing(tmp_path):
+    (tmp_path / "keep.txt").write_text("x")
+    result = casper(tmp_path, "down")
+    assert "nothing to remove" in result.stdout
+    assert (tmp_path / "keep.txt").exists()
+
+
+def test_unknown_stage_is_refused(tmp_path):
+    result = casper(tmp_path, "up", "--stages", "raw_data,teleport", check=False)
+    assert result.returncode == 2 and "unknown stage 'teleport'" in result.stderr
+
+
+def test_a_stage_brings_what_it_depends_on_in_order():
+    from casper.stages import select_stages
+
+    assert [s.name for s in select_stages(["lakebase"])] == [
+        "raw_data",
+        "lakeflow",
+        "refund_agent",
+        "refund_stream",
+        "lakebase",
+    ]
+    assert [s.name for s in select_stages(["refund_agent", "raw_data"])] == [
+        "raw_data",
+        "lakeflow",
+        "refund_agent",
+    ]
