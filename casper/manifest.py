@@ -43,7 +43,11 @@ class Manifest:
     def save(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(".manifest.json.tmp")
-        document = {"entries": self.entries, "stages": self.stages, "app_store_dsn": self.app_store_dsn}
+        document = {
+            "entries": self.entries,
+            "stages": self.stages,
+            "app_store_dsn": self.app_store_dsn,
+        }
         temporary.write_text(json.dumps(document, indent=2, sort_keys=True))
         os.replace(temporary, self.path)
 
