@@ -14,8 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/casper generate --locations all
-	$(BIN)/casper status
+	$(BIN)/casper demo
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
