@@ -102,5 +102,10 @@ class Engine(ABC):
         """The refund side of the warehouse: delivered orders in, recommendations out."""
 
     @abstractmethod
+    def score_deliveries(self, model, version: str) -> tuple[int, int]:
+        """Score every delivered order `version` has not scored yet, each once, with
+        casper.refunds.scoring.score_batch; returns (orders scored, orders left unscorable)."""
+
+    @abstractmethod
     def model_name(self) -> str:
         """The registered name of the refund model (Unity Catalog wants catalog.schema.name)."""

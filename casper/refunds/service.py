@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -11,7 +10,6 @@ from casper.config import resolve_locations
 from casper.refunds import registry
 from casper.refunds.learned import Comparison
 from casper.refunds.learned import train_from_decisions as fit_on_decisions
-from casper.refunds.scoring import scorable, score_batch
 from casper.refunds.training import evaluate, train_rule_model
 
 
@@ -71,13 +69,7 @@ class ChampionScorer:
     def score_pending(self) -> ScoreReport:
         """Every delivered order the champion has not scored yet, scored once."""
         model, version = self._champion()
-        warehouse = self.engine.warehouse()
-        pending = warehouse.unscored_orders(version)
-        unscorable = int((~scorable(pending)).sum()) if len(pending) else 0
-        recommendations = score_batch(
-            model, pending, version, dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        )
-        added = warehouse.append_recommendations(recommendations)
+        added, unscorable = self.engine.score_deliveries(model, version)
         return ScoreReport(version=version, scored=added, unscorable=unscorable)
 
 

@@ -25,5 +25,18 @@ class DuckDBEngine(Engine):
     def warehouse(self) -> DuckDBWarehouse:
         return DuckDBWarehouse(self.home.warehouse)
 
+    def score_deliveries(self, model, version: str) -> tuple[int, int]:
+        """The in-process incremental loop: unscored deliveries in, recommendations appended."""
+        import datetime as dt
+
+        from casper.refunds.scoring import scorable, score_batch
+
+        warehouse = self.warehouse()
+        pending = warehouse.unscored_orders(version)
+        unscorable = int((~scorable(pending)).sum()) if len(pending) else 0
+        scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        added = warehouse.append_recommendations(score_batch(model, pending, version, scored_at))
+        return added, unscorable
+
     def model_name(self) -> str:
         return "caspers_refund_model"

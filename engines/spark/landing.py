@@ -1,0 +1,101 @@
+"""Reading landing files on Spark: the engine-specific half of lakeflow.landing_records.
+
+The new files are read with `spark.read.text(paths, wholetext=True)` (one row per file) and split into
+landing records with the DataFrame API, registered as a temporary view unique to the batch; the macro
+then selects the contract's columns from it (documented in models/macros/landing.py). Building the
+records with the DataFrame API rather than returning Spark SQL keeps the query out of SQLMesh's
+duckdb-dialect round trip. Differences from DuckDB, on malformed input only: Spark replaces bytes that
+are not UTF-8 instead of quarantining the file (invalid_utf8 never occurs), and the raw text of an
+element of a JSON array is Spark's compact re-serialisation of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+FIELDS = ("event_id", "event_type", "ts", "gk_id", "location", "order_id", "sequence", "body")
+
+_views: list[str] = []
+
+
+def records_view(
+    spark, paths: Sequence[str], names: Sequence[str], *, batch_no: int, ingested_at: str
+) -> str:
+    """Register the landing records of `paths` as a temporary view; return the view's name."""
+    import datetime as dt
+
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    files = spark.read.text(list(paths), wholetext=True).select(
+        F.col("_metadata.file_name").alias("source_file"),
+        F.regexp_replace(F.col("value"), "^\ufeff", "").alias("text"),
+    )
+    is_array = F.ltrim(F.col("text")).startswith("[")
+    elements = F.from_json(F.col("text"), T.ArrayType(T.StringType()))
+    split = files.select(
+        "source_file",
+        F.when(is_array & elements.isNull(), F.lit("invalid_json_array")).alias("read_error"),
+        F.when(~is_array, F.split(F.col("text"), "\n"))
+        .when(elements.isNotNull(), elements)
+        .otherwise(F.array(F.col("text")))
+        .alias("items"),
+    )
+    records = split.select(
+        "source_file", "read_error", F.posexplode("items").alias("position", "raw")
+    ).where(F.col("raw").isNotNull() & ~F.col("raw").rlike("^[ \t\r]*$"))
+
+    as_map = T.MapType(T.StringType(), T.StringType())
+    raw = F.regexp_replace(F.col("raw"), "\r$", "")
+    is_object = (
+        F.col("read_error").isNull()
+        & F.ltrim(raw).startswith("{")
+        & F.from_json(raw, as_map).isNotNull()
+    )
+    checked = records.select(
+        "source_file",
+        (F.col("position") + 1).cast("bigint").alias("record_no"),
+        raw.alias("raw"),
+        "read_error",
+        is_object.alias("is_object"),
+    )
+    parsed = checked.select(
+        "*",
+        *[
+            F.when(F.col("is_object"), F.get_json_object("raw", f"$.{field}")).alias(field)
+            for field in FIELDS
+        ],
+    )
+    body_is_object = (
+        F.ltrim(F.col("body")).startswith("{") & F.from_json(F.col("body"), as_map).isNotNull()
+    )
+    stamp = F.lit(dt.datetime.fromisoformat(ingested_at)).cast("timestamp_ntz")
+    events = parsed.select(
+        "source_file",
+        "record_no",
+        "raw",
+        "read_error",
+        "is_object",
+        *FIELDS,
+        body_is_object.alias("body_is_object"),
+        F.lit(int(batch_no)).cast("bigint").alias("batch_no"),
+        stamp.alias("ingested_at"),
+    )
+    markers = spark.createDataFrame([(name,) for name in names], "source_file string").select(
+        "source_file",
+        F.lit(0).cast("bigint").alias("record_no"),
+        *[F.lit(None).cast("string").alias(c) for c in ("raw", "read_error")],
+        F.lit(None).cast("boolean").alias("is_object"),
+        *[F.lit(None).cast("string").alias(field) for field in FIELDS],
+        F.lit(None).cast("boolean").alias("body_is_object"),
+        F.lit(int(batch_no)).cast("bigint").alias("batch_no"),
+        stamp.alias("ingested_at"),
+    )
+    view = f"casper_landing_{uuid.uuid4().hex}"
+    events.unionByName(markers).createOrReplaceTempView(view)
+    # keep the views of the last few renders only (SQLMesh may render a query more than once)
+    _views.append(view)
+    while len(_views) > 4:
+        spark.catalog.dropTempView(_views.pop(0))
+    return view
