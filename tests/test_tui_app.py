@@ -15,6 +15,7 @@ import pytest
 from rich.console import Console, RenderableType
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
+from textual.widgets._toast import Toast
 
 from casper.appstore import AppStore, ListFilters, open_store, sync_frames
 from casper.appstore.decisions import DENY_REASON
@@ -124,11 +125,15 @@ async def test_the_list_opens_focused_newest_first_with_a_summary(embedded: AppS
 
 async def test_accept_takes_one_key_and_moves_on(store: AppStore) -> None:
     app = review_app(store)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await press(pilot, "a", "a")
         assert "Decisions 2" in text_of(pilot, "#summary")
         assert table(pilot).cursor_row == 2
+        await pilot.pause(0.3)
+        # the confirmation toast renders (a rich Text message once crashed the app at render time)
+        toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert any(f"for order {ORDERS[FULL].order_id}" in shown for shown in toasts), toasts
     partial, full = ORDERS[PARTIAL], ORDERS[FULL]
     assert decided(store) == [
         (partial.order_id, Decimal("8.50"), "partial", partial_reason(), "ann"),

@@ -61,7 +61,7 @@ class DecidingScreen(Screen):
                 row.order_id, row.suggestion, self.review_app.user, row.order_total
             )
         except InvalidDecision as invalid:
-            self.notify(invalid.message, title="Cannot accept", severity="warning")
+            self.notify(invalid.message, title="Cannot accept", severity="warning", markup=False)
             return
         self.save(draft, row.suggestion, next_order_id)
 
@@ -83,7 +83,7 @@ class DecidingScreen(Screen):
         try:
             draft = deny_draft(row.order_id, self.review_app.user)
         except InvalidDecision as invalid:
-            self.notify(invalid.message, title="Cannot deny", severity="warning")
+            self.notify(invalid.message, title="Cannot deny", severity="warning", markup=False)
             return
         self.save(draft, None, next_order_id)
 

@@ -146,7 +146,9 @@ class DetailScreen(DecidingScreen):
 
     def on_detail_loaded(self, loaded: DetailLoaded) -> None:
         if loaded.detail is None:
-            self.notify(Text(f"Order {loaded.order_id} is not in the app store."), severity="error")
+            self.notify(
+                f"Order {loaded.order_id} is not in the app store.", severity="error", markup=False
+            )
             self.dismiss()
             return
         detail = self.detail = loaded.detail
@@ -177,15 +179,14 @@ class DetailScreen(DecidingScreen):
     def on_decision_saved(self, saved: DecisionSaved) -> None:
         decision = saved.decision
         self.notify(
-            Text(
-                f"{decision.refund_class} USD {money(decision.amount_usd)} for order {decision.order_id}"
-            ),
+            f"{decision.refund_class} USD {money(decision.amount_usd)} for order {decision.order_id}",
             title="Decision saved",
+            markup=False,
         )
         self.load_detail()
 
     def on_store_failed(self, failed: StoreFailed) -> None:
-        self.notify(Text(failed.text), severity=failed.severity)
+        self.notify(failed.text, severity=failed.severity, markup=False)
         if failed.severity == "warning":
             self.load_detail()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -192,7 +191,7 @@ class ReviewScreen(DecidingScreen):
 
     def on_store_failed(self, failed: StoreFailed) -> None:
         self.page_loading = False
-        self.notify(Text(failed.text), severity=failed.severity)
+        self.notify(failed.text, severity=failed.severity, markup=False)
         if failed.severity == "warning":
             self.reload()  # e.g. a suggestion changed under the reviewer: show the new one
 
@@ -228,10 +227,9 @@ class ReviewScreen(DecidingScreen):
     def on_decision_saved(self, saved: DecisionSaved) -> None:
         decision = saved.decision
         self.notify(
-            Text(
-                f"{decision.refund_class} USD {money(decision.amount_usd)} for order {decision.order_id}"
-            ),
+            f"{decision.refund_class} USD {money(decision.amount_usd)} for order {decision.order_id}",
             title="Decision saved",
+            markup=False,
         )
         self.reload(saved.next_order_id)
 
@@ -354,5 +352,5 @@ class ReviewScreen(DecidingScreen):
 
     def on_export_written(self, written: ExportWritten) -> None:
         self.notify(
-            Text(f"{written.count:,} decision(s) written to {written.path}"), title="Export"
+            f"{written.count:,} decision(s) written to {written.path}", title="Export", markup=False
         )

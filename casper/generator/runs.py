@@ -31,16 +31,18 @@ def plan_history(
 ) -> SimulationPlan:
     """The plan a generate run follows: the saved one, extended by any new locations."""
     chosen = resolve_locations(locations, config_files)
-    requested = SimulationPlan(
-        now=parse_now(now), configs=tuple(effective(c, days, seed) for c in chosen)
-    )
     saved = load_plan(home.generator)
-    if saved is None:
-        return requested
-    if now is None:
-        # no --now: continue the saved simulation rather than start another one
-        requested = SimulationPlan(now=saved.now, configs=requested.configs)
-    return saved.merged_with(requested)
+    if saved is not None:
+        # continuing a simulation: a location keeps the settings it was generated with unless the
+        # command line asks for others (which merged_with then refuses)
+        kept = {c.location_name: c for c in saved.configs}
+        if days is None and seed is None:
+            chosen = [kept.get(c.location_name, c) for c in chosen]
+    requested = SimulationPlan(
+        now=parse_now(now) if now or saved is None else saved.now,
+        configs=tuple(effective(c, days, seed) for c in chosen),
+    )
+    return requested if saved is None else saved.merged_with(requested)
 
 
 def run_generate(
