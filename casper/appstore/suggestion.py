@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-REFUND_CLASSES = ("none", "partial", "full")
+from casper.refunds import REFUND_CLASSES
+
 ERROR_CLASS = "error"
 SUGGESTION_CLASSES = (*REFUND_CLASSES, ERROR_CLASS)
 

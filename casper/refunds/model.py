@@ -14,7 +14,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-REFUND_CLASSES = ("none", "partial", "full")
+from casper.refunds import REFUND_CLASSES
+
 ALL_LOCATIONS = "all-locations"
 
 

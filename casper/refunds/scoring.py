@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from casper.refunds.model import REFUND_CLASSES
+from casper.refunds import REFUND_CLASSES
 
 RECOMMENDATION_COLUMNS = (
     "order_id",

@@ -77,7 +77,7 @@ def gateway_config(home: CasperHome) -> GatewayConfig:
 
     conf = spark_conf(home)
     return GatewayConfig(
-        connection=SparkConnectionConfig(config=conf, concurrent_tasks=1, register_comments=False),
+        connection=SparkConnectionConfig(config=conf, concurrent_tasks=2, register_comments=False),
         state_connection=DuckDBConnectionConfig(database=str(state_file(home))),
         test_connection=DuckDBConnectionConfig(),
     )
@@ -96,7 +96,8 @@ def shutdown(home: CasperHome) -> None:
     """Stop the local Spark session (a new one starts on next use)."""
     from pyspark.sql import SparkSession
 
-    session = SparkSession.getActiveSession()
+    # the active session is per thread; the instantiated one is the process's
+    session = SparkSession.getActiveSession() or SparkSession._instantiatedSession
     if session is not None:
         session.stop()
 

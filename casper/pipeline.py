@@ -1,0 +1,529 @@
+"""The Lakeflow stage: landing files -> bronze / quarantine -> staging -> silver -> gold and ai tables.
+
+The SQLMesh project is `models/` (`casper.resources.models_dir`). An engine decides only where the
+models run (its gateway: `engines/<name>/sqlmesh.py`) and how landing files are read (the
+`@landing_records` macro, `models/macros/landing.py`). Each call processes everything landed so far:
+
+* `lakeflow.landing_records` is append-only. Its macro lists the landing folder, asks the table which
+  files it already holds (every ingested file has a marker row, written by the same INSERT as its
+  records) and reads only the others, all in one query. A tick reads only new files; a file is
+  ingested exactly once, even across crashes. Bronze (`lakeflow.all_events`), `lakeflow.quarantine`
+  and `lakeflow.ingested_files` are views on it.
+* Staging models (`lakeflow.stg_*`) are append-only too: each parses the JSON bodies of the landing
+  batches it has not seen (a batch_no watermark), once per event.
+* Silver, gold and ai tables are rebuilt from staging on every tick (FULL models, no JSON parsing
+  left): deduplication stays exact (an event_id, an order's order_created, count once), both engines
+  stay identical, and on DuckDB it takes a few hundred milliseconds for a million events.
+* One SQLMesh Context and scheduler per `Pipeline` (per process in watch mode). A plan is applied only
+  when the project differs from what the warehouse holds (first build, changed models); otherwise a
+  tick is one run with `ignore_cron`: every model allows partial intervals, so each run processes
+  "everything new now". Audits run after every model evaluation; a failing audit fails the tick.
+* Between ticks no connection stays open: other processes can open warehouse.duckdb.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from casper.errors import CasperError
+from casper.home import CasperHome
+from casper.resources import models_dir
+
+if TYPE_CHECKING:
+    from sqlmesh import Context
+    from sqlmesh.core.config import Config
+
+os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
+
+ENVIRONMENT = "prod"
+#: default of the SQLMesh variable that sets ai.location_timings' window (minutes)
+TIMINGS_WINDOW_MINUTES = 1440
+#: the models' start: any fixed date works, no model filters on SQLMesh's time range
+MODELS_START = "2024-01-01"
+#: compact SQLMesh's interval records every this many ticks (each tick adds one per model)
+COMPACT_EVERY = 100
+#: how long a tick waits for another process's tick on the same home
+LOCK_TIMEOUT_S = 120.0
+#: the landing files the pipeline reads (names starting with "." are a writer's temporaries)
+LANDING_SUFFIXES = (".ndjson", ".jsonl", ".json")
+
+ProgressCallback = Callable[[str], None]
+
+
+class PipelineError(CasperError, RuntimeError):
+    """A tick failed (a model or an audit). What was ingested stays ingested exactly once."""
+
+
+class PipelineBusy(PipelineError):
+    """Another process kept the pipeline of this home busy for longer than the timeout."""
+
+
+@dataclass(frozen=True)
+class PipelineReport:
+    """What one call (one tick) did."""
+
+    engine: str
+    files_ingested: int
+    bronze_rows_added: int
+    quarantined_added: int
+    elapsed_s: float
+    #: a SQLMesh plan was applied (first build of the warehouse, or changed models)
+    planned: bool = False
+    #: totals after the tick
+    files_total: int = 0
+    bronze_rows_total: int = 0
+    quarantined_total: int = 0
+    #: model evaluations and the audits they ran
+    models_evaluated: int = 0
+    audits_passed: int = 0
+    audits_failed: int = 0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def landed_files(folder: str | os.PathLike[str]) -> list[str]:
+    """The names of the landing files in `folder` that the pipeline reads, sorted."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    return sorted(
+        entry.name
+        for entry in entries
+        if not entry.name.startswith(".")
+        and entry.name.endswith(LANDING_SUFFIXES)
+        and entry.is_file()
+    )
+
+
+def _engine_module(engine: str):
+    return importlib.import_module(f"engines.{engine}.sqlmesh")
+
+
+def sqlmesh_config(
+    engine: str, home: CasperHome, *, gateway: str | None = None, **variables: Any
+) -> Config:
+    """The SQLMesh Config of one engine's gateway (one Config per gateway: loading Spark's starts
+    Spark), named `gateway` (default: the engine's name). `variables` override the project's
+    (e.g. timings_window_minutes=60)."""
+    from sqlmesh.core.config import CategorizerConfig, Config, ModelDefaultsConfig, PlanConfig
+
+    return Config(
+        gateways={gateway or engine: _engine_module(engine).gateway_config(home)},
+        default_gateway=gateway or engine,
+        model_defaults=ModelDefaultsConfig(
+            dialect="duckdb",
+            start=MODELS_START,
+            cron="@daily",
+            # with run(ignore_cron=True), each run processes everything up to now
+            allow_partials=True,
+        ),
+        variables={
+            "landing_dir": str(home.landing),
+            "timings_window_minutes": TIMINGS_WINDOW_MINUTES,
+            **variables,
+        },
+        plan=PlanConfig(auto_categorize_changes=CategorizerConfig.all_full()),
+        # SQLMesh's parse cache: under the home, or shared by several homes (tests) via the variable
+        cache_dir=os.environ.get("CASPER_SQLMESH_CACHE") or str(home.root / "sqlmesh" / "cache"),
+        disable_anonymized_analytics=True,
+        # inferring pip requirements scans every installed distribution (about 1 s per plan)
+        infer_python_dependencies=False,
+    )
+
+
+def _console(on_progress: ProgressCallback | None):
+    """A SQLMesh console that counts evaluations and audits and forwards one line per model."""
+    from sqlmesh.core.console import NoopConsole
+
+    class _Console(NoopConsole):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reset()
+
+        def reset(self) -> None:
+            self.evaluated = 0
+            self.audits_passed = 0
+            self.audits_failed = 0
+            self.warnings: list[str] = []
+            self.errors: list[str] = []
+
+        def _say(self, message: str) -> None:
+            if on_progress is not None:
+                on_progress(message)
+
+        def update_snapshot_evaluation_progress(
+            self,
+            snapshot,
+            interval,
+            batch_idx,
+            duration_ms,
+            num_audits_passed,
+            num_audits_failed,
+            *args,
+            **kwargs,
+        ) -> None:
+            self.evaluated += 1
+            self.audits_passed += num_audits_passed
+            self.audits_failed += num_audits_failed
+            audits = f", audits {num_audits_passed} passed" if num_audits_passed else ""
+            if num_audits_failed:
+                audits += f", {num_audits_failed} FAILED"
+            self._say(f"{snapshot.name}: {duration_ms or 0} ms{audits}")
+
+        def log_warning(self, short_message: str, long_message: str | None = None) -> None:
+            if "not recommended for storing SQLMesh state" in short_message:
+                return  # the spark engine keeps its SQLMesh state in DuckDB on purpose
+            self.warnings.append(long_message or short_message)
+            self._say(f"warning: {short_message}")
+
+        def log_error(self, message: str, *args, **kwargs) -> None:
+            self.errors.append(message)
+            self._say(f"error: {message}")
+
+        def log_failed_models(self, errors) -> None:
+            for error in errors:
+                cause = error.__cause__
+                message = f"{error}: {cause}" if cause is not None else str(error)
+                self.errors.append(message)
+                self._say(f"failed: {message}")
+
+    return _Console()
+
+
+@contextlib.contextmanager
+def _home_lock(home: CasperHome, timeout_s: float) -> Iterator[None]:
+    """One tick at a time per home, across processes (a file lock; a no-op where flock is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    folder = home.root / "sqlmesh"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "pipeline.lock", "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PipelineBusy(f"another pipeline is running on {home.root}") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Pipeline:
+    """One engine's pipeline over one home. Keep it for the life of the process (watch mode)."""
+
+    def __init__(
+        self,
+        home: CasperHome,
+        engine: str = "duckdb",
+        *,
+        on_progress: ProgressCallback | None = None,
+        variables: dict[str, Any] | None = None,
+        models_path: Path | None = None,
+    ) -> None:
+        from engines import get_engine
+
+        self.home = home.ensure()
+        self.engine = get_engine(engine, home)
+        self.on_progress = on_progress
+        self.variables = dict(variables or {})
+        self.models_path = models_path or models_dir()
+        self._context: Context | None = None
+        self._console = _console(self._progress)
+        self._scheduler = None
+        self._ticks = 0
+        self._lock = threading.Lock()
+        # after a fully successful tick: the files the warehouse holds, and that tick's report
+        self._ingested: set[str] | None = None
+        self._last: PipelineReport | None = None
+
+    def _progress(self, message: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(message)
+
+    @contextlib.contextmanager
+    def _console_installed(self) -> Iterator[None]:
+        """SQLMesh's console is process-global: ours only while this pipeline works."""
+        from sqlmesh.core.console import get_console, set_console
+
+        previous = get_console()
+        set_console(self._console)
+        try:
+            yield
+        finally:
+            set_console(previous)
+
+    @property
+    def context(self) -> Context:
+        if self._context is None:
+            from sqlmesh import Context
+
+            self._progress(f"loading the SQLMesh project for the {self.engine.name} engine")
+            with self._console_installed():
+                self._context = Context(
+                    paths=str(self.models_path),
+                    config=sqlmesh_config(
+                        self.engine.name, self.home, gateway=self.engine.gateway, **self.variables
+                    ),
+                    gateway=self.engine.gateway,
+                )
+            self._context.console = self._console
+        return self._context
+
+    def tick(self) -> PipelineReport:
+        """Process everything landed so far; see the module docstring.
+
+        When the previous tick succeeded and no new landing file has appeared since, there is
+        nothing to do: the tick returns at once without opening the warehouse.
+        """
+        with self._lock:
+            started = time.perf_counter()
+            last = self._last
+            nothing_new = (
+                last is not None
+                and self._ingested is not None
+                and set(landed_files(self.home.landing)) <= self._ingested
+            )
+            if nothing_new:
+                return dataclasses.replace(
+                    last,
+                    files_ingested=0,
+                    bronze_rows_added=0,
+                    quarantined_added=0,
+                    elapsed_s=time.perf_counter() - started,
+                    planned=False,
+                    models_evaluated=0,
+                    audits_passed=0,
+                    audits_failed=0,
+                    warnings=(),
+                )
+            self._ingested = self._last = None
+            report = self._tick(started)
+            self._last = report
+            return report
+
+    def _tick(self, started: float) -> PipelineReport:
+        with _home_lock(self.home, LOCK_TIMEOUT_S), self._console_installed():
+            self._console.reset()
+            try:
+                before = self._landing_counts()
+                planned = False
+                if self._scheduler is None:
+                    planned = self._plan_if_needed()
+                    self._scheduler = self.context.scheduler(environment=ENVIRONMENT)
+                if not planned:  # a plan has just processed everything landed
+                    if self._ticks % COMPACT_EVERY == 0:
+                        self.context.state_sync.compact_intervals()
+                    self._progress("running")
+                    status = self._scheduler.run(
+                        ENVIRONMENT, ignore_cron=True, auto_restatement_enabled=True
+                    )
+                    if status.is_failure:
+                        raise PipelineError(
+                            "the pipeline run failed: "
+                            + ("; ".join(self._console.errors) or "see the log")
+                        )
+                after = self._landing_counts()
+                ingested = self._ingested_files()
+                self._ticks += 1
+            finally:
+                self.release()
+            self._ingested = ingested
+            return PipelineReport(
+                engine=self.engine.name,
+                files_ingested=after["file"] - before["file"],
+                bronze_rows_added=after["event"] - before["event"],
+                quarantined_added=after["quarantine"] - before["quarantine"],
+                elapsed_s=time.perf_counter() - started,
+                planned=planned,
+                files_total=after["file"],
+                bronze_rows_total=after["event"],
+                quarantined_total=after["quarantine"],
+                models_evaluated=self._console.evaluated,
+                audits_passed=self._console.audits_passed,
+                audits_failed=self._console.audits_failed,
+                warnings=tuple(self._console.warnings),
+            )
+
+    def _plan_if_needed(self) -> bool:
+        """Apply a plan to prod when the local project differs from it (or prod does not exist)."""
+        context = self.context
+        environment = context.state_reader.get_environment(ENVIRONMENT)
+        if environment is not None:
+            deployed = {s.snapshot_id for s in environment.snapshots}
+            if {s.snapshot_id for s in context.snapshots.values()} == deployed:
+                return False
+        self._progress("applying a SQLMesh plan (first build or changed models)")
+        try:
+            # unit tests and the linter run in CI (pytest, `sqlmesh test`), not on every first build
+            context.plan(
+                ENVIRONMENT, auto_apply=True, no_prompts=True, skip_tests=True, skip_linter=True
+            )
+        except Exception as error:
+            raise PipelineError(
+                f"applying the SQLMesh plan failed: {'; '.join(self._console.errors) or error}"
+            ) from error
+        return True
+
+    def _landing_counts(self) -> dict[str, int]:
+        from sqlglot import exp
+
+        adapter = self.context.engine_adapter
+        table = exp.to_table("lakeflow.landing_records")
+        counts = {"file": 0, "event": 0, "quarantine": 0}
+        if not adapter.table_exists(table):
+            return counts
+        query = (
+            exp.select("record_kind", exp.func("COUNT", exp.Star()))
+            .from_(table)
+            .group_by("record_kind")
+        )
+        for kind, count in adapter.fetchall(query):
+            counts[kind] = int(count)
+        return counts
+
+    def _ingested_files(self) -> set[str]:
+        from sqlglot import exp
+
+        query = (
+            exp.select("source_file")
+            .from_("lakeflow.landing_records")
+            .where(exp.column("record_kind").eq(exp.Literal.string("file")))
+        )
+        return {row[0] for row in self.context.engine_adapter.fetchall(query)}
+
+    def release(self) -> None:
+        """Close every connection: the warehouse is free for other processes until the next tick."""
+        if self._context is not None:
+            self._context.close()
+        closer = getattr(_engine_module(self.engine.name), "close_connections", None)
+        if closer is not None:
+            closer(self.home)
+
+    def close(self) -> None:
+        """Release connections and engine resources (stops a local Spark session)."""
+        self.release()
+        shutdown = getattr(_engine_module(self.engine.name), "shutdown", None)
+        if shutdown is not None and self._context is not None:
+            shutdown(self.home)
+        self._context = None
+        self._scheduler = None
+
+
+def run_pipeline(
+    home: CasperHome, engine: str = "duckdb", *, on_progress: ProgressCallback | None = None
+) -> PipelineReport:
+    """Process everything landed so far under `home` with `engine` ("duckdb" or "spark").
+
+    Incremental: only files not ingested before are read (listing the landing folder is the only work
+    that grows with history on the read side), each exactly once. Records that cannot be parsed go to
+    lakeflow.quarantine with their file, raw text and reason. Silver, gold and ai tables are rebuilt
+    from staging and audited. The first call on a home builds the warehouse (a SQLMesh plan).
+    `on_progress` receives one human-readable line per step and model.
+
+    Raises PipelineError when a model or an audit fails (nothing is half-ingested; the next call
+    resumes), PipelineBusy when another process keeps this home's pipeline busy.
+    """
+    pipeline = Pipeline(home, engine, on_progress=on_progress)
+    try:
+        return pipeline.tick()
+    finally:
+        pipeline.close()
+
+
+def watch_pipeline(
+    home: CasperHome,
+    engine: str = "duckdb",
+    every: float = 5.0,
+    stop: threading.Event | None = None,
+    on_tick: Callable[[PipelineReport], None] | None = None,
+    *,
+    on_error: Callable[[BaseException], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> None:
+    """Process new landing files every `every` seconds until `stop` is set.
+
+    One SQLMesh Context for the whole watch: the project is loaded once and planned at most once (first
+    tick); later ticks only run. Each tick calls `on_tick(report)`. A failing tick goes to `on_error`
+    when given (the next tick retries; nothing is lost or ingested twice), else it is raised. No
+    connection stays open between ticks, so other processes can read warehouse.duckdb meanwhile.
+    """
+    stop = stop or threading.Event()
+    pipeline = Pipeline(home, engine, on_progress=on_progress)
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                report = pipeline.tick()
+            except Exception as error:
+                if on_error is None:
+                    raise
+                on_error(error)
+            else:
+                if on_tick is not None:
+                    on_tick(report)
+            stop.wait(max(0.0, every - (time.monotonic() - started)))
+    finally:
+        pipeline.close()
+
+
+# -- reading the warehouse from anywhere ----------------------------------------------------------
+
+COUNT_QUERIES = {
+    "bronze_events": "SELECT COUNT(*) FROM lakeflow.all_events",
+    "quarantined": "SELECT COUNT(*) FROM lakeflow.quarantine",
+    "orders": "SELECT COUNT(*) FROM ai.order_delivery_times",
+    "delivered_orders": "SELECT COUNT(*) FROM ai.order_delivery_times WHERE delivered_ts IS NOT NULL",
+}
+
+
+def warehouse_counts(
+    home: CasperHome, *, attempts: int = 5, wait_s: float = 0.1
+) -> dict[str, int | None]:
+    """bronze_events, quarantined, orders (with order_created) and delivered_orders in warehouse.duckdb.
+
+    0 for a table not built yet (or no warehouse at all); None when the warehouse cannot be read,
+    e.g. a pipeline tick holds its lock for longer than `attempts` x `wait_s`. Opens the file
+    read-only, closes it at once, never raises for a missing or locked warehouse.
+    """
+    import duckdb
+
+    unknown: dict[str, int | None] = dict.fromkeys(COUNT_QUERIES)
+    if not home.warehouse.exists():
+        return dict.fromkeys(COUNT_QUERIES, 0)
+    for attempt in range(attempts):
+        try:
+            connection = duckdb.connect(str(home.warehouse), read_only=True)
+        except duckdb.Error:
+            if attempt + 1 < attempts:
+                time.sleep(wait_s)
+            continue
+        counts: dict[str, int | None] = {}
+        try:
+            for key, sql in COUNT_QUERIES.items():
+                try:
+                    counts[key] = int(connection.execute(sql).fetchone()[0])
+                except duckdb.CatalogException:
+                    counts[key] = 0
+                except duckdb.Error:
+                    counts[key] = None
+        finally:
+            connection.close()
+        return counts
+    return unknown

@@ -1,0 +1,181 @@
+"""The one engine-aware piece of the project: reading the landing folder (lakeflow.landing_records).
+
+`@landing_records()` expands to a subquery yielding the *landing record contract*, the same columns on
+every engine:
+
+    source_file VARCHAR     file name (no folder)
+    record_no   BIGINT      0 = the file's marker row (one per file, even an empty one);
+                            1.. = line number (NDJSON) or position in the JSON array
+    raw         VARCHAR     the record's text (a line, an array element), or the whole file when the file
+                            cannot be split into records (see read_error)
+    read_error  VARCHAR     a file-level problem or NULL: invalid_json_array, invalid_utf8,
+                            unsupported_file_name (glob characters in the name; raw = the name)
+    is_object   BOOLEAN     raw parsed as a JSON object
+    event_id, event_type, ts, gk_id, location, order_id, sequence, body
+                VARCHAR     the 8 top-level fields as text; NULL when absent or JSON null
+    body_is_object BOOLEAN  body holds a JSON object (string-encoded or not)
+    batch_no    BIGINT      strictly increasing, one per INSERT (downstream append-only models use it
+                            as a watermark: a run processes the batches it has not seen)
+    ingested_at TIMESTAMP   one instant for the whole batch
+
+Exactly once: only while the model is being *evaluated* does the macro look at the landing folder. It
+lists the folder (names starting with "." are temporaries and ignored; *.ndjson, *.jsonl and *.json
+files are read), asks the model's own table which files already have a marker row, and reads only the
+others. The marker rows are inserted by the same INSERT as the file's records, so a file is either
+fully ingested (records + marker) or not at all, and is never read twice. In every other stage
+(loading, creating tables, rendering) it expands to an empty relation of the same shape; in unit tests
+(stage `testing`) to the rows of the test's `landing_fixture` variable.
+
+SQLMesh replaces (CREATE OR REPLACE) instead of appending while the model has no recorded interval
+(the first build). Should a first build commit and then fail before SQLMesh records its interval
+(crash, failing audit), the next run is a "first build" again: the ledger then says every file is
+done, the replace writes an empty table, ledger included, and the run after re-ingests every file
+from the landing folder (landing files are immutable and kept). Nothing is lost or counted twice;
+batch numbers keep increasing across such a reset (see `_next_batch`).
+
+Engines differ only in how files are read: DuckDB (engines/duckdb/landing.py) with one read_blob over
+the explicit file list; Spark (engines/spark/landing.py) with spark.read.text(wholetext) and the
+DataFrame API into a temporary view that the macro selects from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+from sqlglot import exp, parse_one
+from sqlmesh import macro
+from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
+
+from casper.pipeline import landed_files
+
+GLOB_CHARACTERS = set("*?[]{}")
+CONTRACT = (
+    ("source_file", "VARCHAR"),
+    ("record_no", "BIGINT"),
+    ("raw", "VARCHAR"),
+    ("read_error", "VARCHAR"),
+    ("is_object", "BOOLEAN"),
+    ("event_id", "VARCHAR"),
+    ("event_type", "VARCHAR"),
+    ("ts", "VARCHAR"),
+    ("gk_id", "VARCHAR"),
+    ("location", "VARCHAR"),
+    ("order_id", "VARCHAR"),
+    ("sequence", "VARCHAR"),
+    ("body", "VARCHAR"),
+    ("body_is_object", "BOOLEAN"),
+    ("batch_no", "BIGINT"),
+    ("ingested_at", "TIMESTAMP"),
+)
+
+
+def _empty_relation() -> exp.Expr:
+    columns = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in CONTRACT)
+    return parse_one(f"SELECT {columns} WHERE 1 = 0", dialect="duckdb")
+
+
+def _fixture_relation(rows: list[dict]) -> exp.Query:
+    """Literal contract rows: a unit test's `landing_fixture` variable, or files that cannot be read."""
+    selects = []
+    for row in rows:
+        values = []
+        for name, kind in CONTRACT:
+            value = row.get(name)
+            literal = exp.convert(value).sql(dialect="duckdb") if value is not None else "NULL"
+            values.append(f'CAST({literal} AS {kind}) AS "{name}"')
+        selects.append("SELECT " + ", ".join(values))
+    return parse_one(" UNION ALL ".join(selects), dialect="duckdb")
+
+
+def _ledger(evaluator: MacroEvaluator) -> tuple[set[str], int]:
+    """The files already ingested (those with a marker row) and the last batch number."""
+    adapter = evaluator.engine_adapter
+    table = exp.to_table(evaluator.this_model, dialect=evaluator.dialect)
+    if not adapter.table_exists(table):
+        return set(), 0
+    query = (
+        exp.select("source_file", "batch_no")
+        .from_(table)
+        .where(exp.column("record_kind").eq(exp.Literal.string("file")))
+    )
+    rows = adapter.fetchall(query)
+    return {row[0] for row in rows}, max((int(row[1] or 0) for row in rows), default=0)
+
+
+def _next_batch(last_batch: int) -> int:
+    """Strictly increasing batch numbers, even if the table was emptied: microseconds since the
+    epoch, or the last one + 1 should the clock go backwards."""
+    return max(last_batch + 1, time.time_ns() // 1000)
+
+
+@macro()
+def landing_records(evaluator: MacroEvaluator) -> exp.Expr:
+    """A subquery with the landing records of every file not ingested yet (see the module docstring)."""
+    stage = evaluator.runtime_stage
+    if stage == RuntimeStage.TESTING.value and evaluator.var("landing_fixture"):
+        return exp.paren(_fixture_relation(evaluator.var("landing_fixture")))
+    if stage != RuntimeStage.EVALUATING.value:
+        return exp.paren(_empty_relation())
+
+    folder = str(evaluator.var("landing_dir"))
+    done, last_batch = _ledger(evaluator)
+    new = [name for name in landed_files(folder) if name not in done]
+    if not new:
+        return exp.paren(_empty_relation())
+
+    batch_no = _next_batch(last_batch)
+    ingested_at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+    # file readers expand glob characters: such a name is never read, its file is quarantined whole
+    readable = [name for name in new if not GLOB_CHARACTERS & set(name)]
+    unreadable = [
+        row
+        for name in new
+        if GLOB_CHARACTERS & set(name)
+        for row in (
+            {"source_file": name, "record_no": 0, "batch_no": batch_no, "ingested_at": ingested_at},
+            {
+                "source_file": name,
+                "record_no": 1,
+                "raw": name,
+                "read_error": "unsupported_file_name",
+                "is_object": False,
+                "batch_no": batch_no,
+                "ingested_at": ingested_at,
+            },
+        )
+    ]
+    relations = [_fixture_relation(unreadable)] if unreadable else []
+    if readable:
+        relations.append(_read(evaluator, folder, readable, batch_no, ingested_at))
+    if len(relations) == 1:
+        return exp.paren(relations[0])
+    # each member as a subquery: a reader's WITH clause must stay attached to its own SELECT
+    columns = [name for name, _ in CONTRACT]
+    members = [exp.select(*columns).from_(r.subquery(f"part{i}")) for i, r in enumerate(relations)]
+    union = members[0]
+    for member in members[1:]:
+        union = exp.union(union, member, distinct=False)
+    return exp.paren(union)
+
+
+def _read(
+    evaluator: MacroEvaluator, folder: str, names: list[str], batch_no: int, ingested_at: str
+) -> exp.Query:
+    """The engine-specific read of the given landing files, as a query on the contract's columns."""
+    paths = [os.path.join(folder, name) for name in names]
+    dialect = evaluator.engine_adapter.dialect
+    if dialect == "duckdb":
+        from engines.duckdb.landing import records_query
+
+        sql = records_query(paths, names, batch_no=batch_no, ingested_at=ingested_at)
+        return parse_one(sql, dialect="duckdb")
+    if dialect in ("spark", "databricks"):
+        from engines.spark.landing import records_view
+
+        view = records_view(
+            evaluator.engine_adapter.spark, paths, names, batch_no=batch_no, ingested_at=ingested_at
+        )
+        return exp.select(*(name for name, _ in CONTRACT)).from_(view)
+    raise NotImplementedError(f"no landing reader for the {dialect} engine")

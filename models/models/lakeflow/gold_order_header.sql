@@ -1,0 +1,30 @@
+MODEL (
+  name lakeflow.gold_order_header,
+  kind FULL,
+  grain order_id,
+  audits (
+    contract(
+      not_null := (order_id, gk_id, location, order_day, order_revenue, total_qty, total_items, brands_in_order),
+      grain := (order_id),
+      non_negative := (order_revenue, total_qty, total_items)
+    ),
+    revenue_matches_silver(column := order_revenue)
+  ),
+  description 'Gold: one row per order: revenue, quantities and the sorted distinct brand ids in it.'
+);
+
+SELECT
+  order_id::VARCHAR AS order_id,
+  gk_id::VARCHAR AS gk_id,
+  location::VARCHAR AS location,
+  order_day::DATE AS order_day,
+  SUM(extended_price)::DECIMAL(18, 2) AS order_revenue,
+  SUM(qty)::BIGINT AS total_qty,
+  COUNT(*)::BIGINT AS total_items,
+  LIST_SORT(LIST_DISTINCT(ARRAY_AGG(brand_id)))::INTEGER[] AS brands_in_order
+FROM lakeflow.silver_order_items
+GROUP BY
+  order_id,
+  gk_id,
+  location,
+  order_day

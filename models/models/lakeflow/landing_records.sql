@@ -1,0 +1,110 @@
+/* Every record of every landing file, appended once per file; bronze and quarantine are views on it.
+
+   One INSERT per run writes, for each new file, its records AND one marker row (record_kind 'file'),
+   so the file ledger and the data are committed together: a file is ingested exactly once.
+   Reasons, checked in this order (the first that applies wins):
+     invalid_utf8, invalid_json_array   the file could not be split into records (one row, raw = file)
+     unsupported_file_name              a name with glob characters (* ? [ ] { }): not read (raw = name)
+     invalid_json                       the record is not a JSON object
+     missing_field:<f>                  a top-level field is absent, JSON null or blank
+     bad_type:sequence                  sequence is not a non-negative integer (e.g. "abc", 1.5)
+     bad_type:ts                        ts is not 'YYYY-MM-DD HH:MM:SS[.ffffff]' or not a real instant
+     bad_type:body                      body is not a JSON object (string-encoded or not)
+     unknown_event_type                 event_type is none of the 8 of SPEC.md section 1
+*/
+MODEL (
+  name lakeflow.landing_records,
+  kind INCREMENTAL_UNMANAGED,
+  columns (
+    source_file VARCHAR,
+    record_no BIGINT,
+    record_kind VARCHAR,
+    event_id VARCHAR,
+    event_type VARCHAR,
+    ts TIMESTAMP,
+    gk_id VARCHAR,
+    location VARCHAR,
+    order_id VARCHAR,
+    sequence INTEGER,
+    body VARCHAR,
+    raw_text VARCHAR,
+    reason VARCHAR,
+    batch_no BIGINT,
+    ingested_at TIMESTAMP
+  ),
+  grain (source_file, record_no),
+  audits (landing_batch),
+  description 'Append-only log of landing records: events, quarantined records and one marker per ingested file.'
+);
+
+WITH landed AS (
+  SELECT
+    *
+  FROM @landing_records() AS landed
+), checked AS (
+  SELECT
+    *,
+    CASE
+      WHEN record_no = 0
+      THEN NULL
+      WHEN NOT read_error IS NULL
+      THEN read_error
+      WHEN NOT is_object
+      THEN 'invalid_json'
+      WHEN event_id IS NULL OR TRIM(event_id) = ''
+      THEN 'missing_field:event_id'
+      WHEN event_type IS NULL OR TRIM(event_type) = ''
+      THEN 'missing_field:event_type'
+      WHEN ts IS NULL OR TRIM(ts) = ''
+      THEN 'missing_field:ts'
+      WHEN gk_id IS NULL OR TRIM(gk_id) = ''
+      THEN 'missing_field:gk_id'
+      WHEN location IS NULL OR TRIM(location) = ''
+      THEN 'missing_field:location'
+      WHEN order_id IS NULL OR TRIM(order_id) = ''
+      THEN 'missing_field:order_id'
+      WHEN sequence IS NULL OR TRIM(sequence) = ''
+      THEN 'missing_field:sequence'
+      WHEN body IS NULL
+      THEN 'missing_field:body'
+      WHEN NOT REGEXP_MATCHES(sequence, '^[0-9]{1,9}$')
+      THEN 'bad_type:sequence'
+      WHEN NOT REGEXP_MATCHES(ts, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?$')
+      OR TRY_CAST(ts AS TIMESTAMP) IS NULL
+      THEN 'bad_type:ts'
+      WHEN NOT body_is_object
+      THEN 'bad_type:body'
+      WHEN NOT event_type IN (
+        'order_created',
+        'gk_started',
+        'gk_finished',
+        'gk_ready',
+        'driver_arrived',
+        'driver_picked_up',
+        'driver_ping',
+        'delivered'
+      )
+      THEN 'unknown_event_type'
+    END AS reason
+  FROM landed
+)
+SELECT
+  source_file::VARCHAR AS source_file,
+  record_no::BIGINT AS record_no,
+  CASE WHEN record_no = 0 THEN 'file' WHEN reason IS NULL THEN 'event' ELSE 'quarantine' END::VARCHAR AS record_kind,
+  event_id::VARCHAR AS event_id,
+  event_type::VARCHAR AS event_type,
+  CASE
+    WHEN REGEXP_MATCHES(ts, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?$')
+    THEN TRY_CAST(ts AS TIMESTAMP)
+  END::TIMESTAMP AS ts,
+  gk_id::VARCHAR AS gk_id,
+  location::VARCHAR AS location,
+  order_id::VARCHAR AS order_id,
+  CASE WHEN REGEXP_MATCHES(sequence, '^[0-9]{1,9}$') THEN CAST(sequence AS INTEGER) END::INTEGER AS sequence,
+  body::VARCHAR AS body,
+  CASE WHEN NOT reason IS NULL THEN raw END::VARCHAR AS raw_text,
+  reason::VARCHAR AS reason,
+  batch_no::BIGINT AS batch_no,
+  ingested_at::TIMESTAMP AS ingested_at
+FROM checked

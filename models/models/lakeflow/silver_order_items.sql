@@ -1,0 +1,38 @@
+/* Silver: order_created bodies parsed, one row per (order, item).
+   - One order_created record per order counts (see lakeflow.silver_orders), so a re-landed event
+     never doubles anything.
+   - Its item lines come parsed and validated from lakeflow.stg_order_items (invalid lines dropped,
+     an item listed twice merged into one line). An order whose items list is nulled by DQ injection
+     has no rows here.
+   Money is DECIMAL: price DECIMAL(10, 2), extended_price = price * qty. */
+MODEL (
+  name lakeflow.silver_order_items,
+  kind FULL,
+  grain (order_id, item_id),
+  audits (
+    contract(
+      not_null := (order_id, gk_id, location, order_ts, order_day, item_id, menu_id, category_id, brand_id, price, qty, extended_price),
+      grain := (order_id, item_id),
+      non_negative := (price, qty, extended_price)
+    )
+  ),
+  description 'Silver: one row per item of each order (order_created events only).'
+);
+
+SELECT
+  o.order_id::VARCHAR AS order_id,
+  o.gk_id::VARCHAR AS gk_id,
+  o.location::VARCHAR AS location,
+  o.order_ts::TIMESTAMP AS order_ts,
+  o.order_day::DATE AS order_day,
+  i.item_id::INTEGER AS item_id,
+  i.menu_id::INTEGER AS menu_id,
+  i.category_id::INTEGER AS category_id,
+  i.brand_id::INTEGER AS brand_id,
+  i.item_name::VARCHAR AS item_name,
+  i.price::DECIMAL(10, 2) AS price,
+  i.qty::INTEGER AS qty,
+  i.extended_price::DECIMAL(12, 2) AS extended_price
+FROM lakeflow.silver_orders AS o
+JOIN lakeflow.stg_order_items AS i
+  ON i.source_file = o.source_file AND i.record_no = o.record_no

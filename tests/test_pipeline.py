@@ -1,0 +1,504 @@
+"""The Lakeflow pipeline on DuckDB: ingest exactly once, quarantine, dedup, gold and ai tables, watch.
+
+Every test runs the real SQLMesh project on a real warehouse.duckdb under a temporary home and reads
+the result back with a plain DuckDB client (so the warehouse is also proven readable by one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from casper.home import CasperHome
+from casper.pipeline import Pipeline, PipelineReport, run_pipeline, warehouse_counts, watch_pipeline
+from tests import pipeline_fixtures as pf
+
+ORDERS = pf.standard_orders()
+DQ_ORDERS = [
+    # DQ injection nulled these body fields: the events stay in bronze, the order is handled
+    pf.OrderSpec(
+        "o-dq-1",
+        dt.datetime(2025, 3, 3, 13, 0),
+        items=((2, 2),),
+        body_nulls={
+            "order_created": ("customer_lat", "customer_lon"),
+            "driver_picked_up": ("route_points",),
+        },
+    ),
+    pf.OrderSpec(
+        "o-dq-2", dt.datetime(2025, 3, 3, 13, 30), body_nulls={"order_created": ("items",)}
+    ),
+]
+ORPHAN = pf.OrderSpec("o-orphan", dt.datetime(2025, 3, 3, 14, 0))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shared_sqlmesh_cache(tmp_path_factory):
+    with pf.shared_sqlmesh_cache(tmp_path_factory.getbasetemp() / "sqlmesh-cache"):
+        yield
+
+
+def _home(root: Path) -> CasperHome:
+    return CasperHome(root).ensure()
+
+
+@dataclass
+class Landed:
+    home: CasperHome
+    records: dict[str, int]  # records landed per file, counted here independently of the pipeline
+    bad: list[tuple[str, str]]  # the broken lines of a.ndjson and their expected reasons
+    report: PipelineReport
+    progress: list[str]
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory) -> Landed:
+    """A landing folder with every kind of file the pipeline must handle, and one run over it."""
+    home = _home(tmp_path_factory.mktemp("landed"))
+    bad = pf.bad_lines()
+    events = pf.events_of(ORDERS[:4])
+    orphan = [e for e in pf.order_events(ORPHAN) if e["event_type"] != "order_created"]
+    files = {
+        # NDJSON: four complete orders, then every kind of broken line (the last one truncated)
+        "a.ndjson": [*events, *(line for line, _ in bad)],
+        # the reference's batch format: one JSON array
+        "b.json": pf.events_of(ORDERS[4:]),
+        # DQ-nulled bodies and an order whose order_created never landed
+        "c.ndjson": [*pf.events_of(DQ_ORDERS), *orphan],
+    }
+    text = pf.land_ndjson(home.landing, "a.ndjson", files["a.ndjson"]).read_text()
+    (home.landing / "a.ndjson").write_text(text.rstrip("\n"))  # no newline after the truncated line
+    pf.land_json_array(home.landing, "b.json", files["b.json"], indent=2)
+    pf.land_ndjson(home.landing, "c.ndjson", files["c.ndjson"])
+    pf.land_bytes(
+        home.landing, "d.json", b'[{"event_id": "cut", "event_type": "gk_sta'
+    )  # truncated
+    pf.land_bytes(home.landing, "e.ndjson", b"")  # empty
+    pf.land_bytes(home.landing, "f.ndjson", b'{"event_id": "\xff\xfe"}\n')  # not UTF-8
+    pf.land_ndjson(home.landing, "g[1].ndjson", pf.events_of(ORDERS[:1]))  # a glob in the name
+    (home.landing / ".g.ndjson.123.tmp").write_text('{"half": ')  # a writer's temporary
+    (home.landing / "notes.txt").write_text("not a landing file")
+    records = {
+        "a.ndjson": len(files["a.ndjson"]),
+        "b.json": len(files["b.json"]),
+        "c.ndjson": len(files["c.ndjson"]),
+        "d.json": 1,  # a file that cannot be split is one quarantined record
+        "e.ndjson": 0,
+        "f.ndjson": 1,
+        "g[1].ndjson": 1,  # never read: one quarantined record naming the file
+    }
+    progress: list[str] = []
+    report = run_pipeline(home, on_progress=progress.append)
+    return Landed(home, records, bad, report, progress)
+
+
+def test_first_run_ingests_every_landing_file_once(landed):
+    home, records = landed.home, landed.records
+    files = pf.query(
+        home, "SELECT source_file, events, quarantined FROM lakeflow.ingested_files ORDER BY 1"
+    )
+    assert [f for f, _, _ in files] == sorted(records)  # hidden temporaries and *.txt are not read
+    for name, events, quarantined in files:
+        assert events + quarantined == records[name], name
+
+
+def test_counts_reconcile_landed_equals_bronze_plus_quarantine(landed):
+    home, records = landed.home, landed.records
+    bronze = pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.all_events")
+    quarantined = pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.quarantine")
+    assert bronze + quarantined == sum(records.values())
+    assert warehouse_counts(home) == {
+        "bronze_events": bronze,
+        "quarantined": quarantined,
+        "orders": len(ORDERS) + len(DQ_ORDERS),
+        "delivered_orders": sum(o.delivered_min is not None for o in ORDERS + DQ_ORDERS),
+    }
+
+
+def test_bad_records_are_quarantined_with_file_raw_text_and_reason(landed):
+    home, records, bad = landed.home, landed.records, landed.bad
+    first_bad = records["a.ndjson"] - len(bad) + 1
+    rows = pf.query(
+        home,
+        "SELECT record_no, reason, raw_text FROM lakeflow.quarantine WHERE source_file = 'a.ndjson' ORDER BY 1",
+    )
+    assert rows == [(first_bad + i, reason, line) for i, (line, reason) in enumerate(bad)]
+    by_file = dict(
+        pf.query(
+            home,
+            "SELECT source_file, reason FROM lakeflow.quarantine WHERE source_file <> 'a.ndjson'",
+        )
+    )
+    assert by_file == {
+        "d.json": "invalid_json_array",
+        "f.ndjson": "invalid_utf8",
+        "g[1].ndjson": "unsupported_file_name",
+    }
+
+
+def test_bronze_keeps_typed_top_level_fields(landed):
+    home = landed.home
+    columns = pf.query(
+        home,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'lakeflow' AND table_name = 'all_events' ORDER BY ordinal_position",
+    )
+    assert columns == [
+        ("event_id", "VARCHAR"),
+        ("event_type", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+        ("gk_id", "VARCHAR"),
+        ("location", "VARCHAR"),
+        ("order_id", "VARCHAR"),
+        ("sequence", "INTEGER"),
+        ("body", "VARCHAR"),
+        ("source_file", "VARCHAR"),
+        ("ingested_at", "TIMESTAMP"),
+    ]
+    created = pf.order_events(ORDERS[0])[0]
+    row = pf.query(
+        home,
+        "SELECT ts, sequence, body FROM lakeflow.all_events WHERE event_id = ?",
+        [created["event_id"]],
+    )
+    assert row == [(ORDERS[0].created, 0, created["body"])]
+
+
+def test_silver_has_one_row_per_item_of_each_order(landed):
+    home = landed.home
+    rows = pf.query(
+        home,
+        "SELECT order_id, item_id, price, qty, extended_price FROM lakeflow.silver_order_items ORDER BY 1, 2",
+    )
+    expected = sorted(
+        (
+            o.order_id,
+            pf.ITEMS[i][0],
+            Decimal(str(pf.ITEMS[i][5])).quantize(Decimal("0.01")),
+            q,
+            (Decimal(str(pf.ITEMS[i][5])) * q).quantize(Decimal("0.01")),
+        )
+        for o in ORDERS + DQ_ORDERS[:1]
+        for i, q in o.items
+    )
+    assert rows == expected  # o-dq-2's items were nulled: no silver rows; the orphan has none
+
+
+def test_gold_order_header(landed):
+    home = landed.home
+    rows = pf.table(home, "lakeflow.gold_order_header")
+    expected = sorted(
+        (
+            o.order_id,
+            o.gk_id,
+            o.location,
+            o.created.date(),
+            Decimal(str(o.revenue())).quantize(Decimal("0.01")),
+            sum(q for _, q in o.items),
+            len(o.items),
+            o.brands(),
+        )
+        for o in ORDERS + DQ_ORDERS[:1]
+    )
+    assert rows == expected
+
+
+def test_gold_revenue_equals_silver_revenue_in_every_gold_table(landed):
+    home = landed.home
+    silver = pf.scalar(home, "SELECT SUM(extended_price) FROM lakeflow.silver_order_items")
+    for table, column in [
+        ("lakeflow.gold_order_header", "order_revenue"),
+        ("lakeflow.gold_item_sales_day", "gross_revenue"),
+        ("lakeflow.gold_brand_sales_day", "brand_revenue"),
+        ("lakeflow.gold_location_sales_hourly", "revenue"),
+    ]:
+        assert pf.scalar(home, f"SELECT SUM({column}) FROM {table}") == silver, table
+    assert silver == Decimal(
+        str(round(sum(o.revenue() for o in ORDERS + DQ_ORDERS[:1]), 2))
+    ).quantize(Decimal("0.01"))
+
+
+def test_gold_order_counts_are_exact_distinct_counts(landed):
+    home = landed.home
+    hourly = pf.table(home, "lakeflow.gold_location_sales_hourly")
+    expected: dict[tuple, set] = {}
+    for o in ORDERS + DQ_ORDERS[:1]:
+        hour = o.created.replace(minute=0, second=0, microsecond=0)
+        expected.setdefault((o.location, hour), set()).add(o.order_id)
+    assert [(loc, hour, n) for loc, hour, n, _ in hourly] == sorted(
+        (k[0], k[1], len(v)) for k, v in expected.items()
+    )
+    brand_day = pf.query(
+        home, "SELECT brand_id, day, orders FROM lakeflow.gold_brand_sales_day ORDER BY 1, 2"
+    )
+    per_brand: dict[tuple, set] = {}
+    for o in ORDERS + DQ_ORDERS[:1]:
+        for brand in o.brands():
+            per_brand.setdefault((brand, o.created.date()), set()).add(o.order_id)
+    assert brand_day == sorted((b, d, len(v)) for (b, d), v in per_brand.items())
+
+
+def test_order_delivery_times(landed):
+    home = landed.home
+    rows = {
+        r[0]: r
+        for r in pf.query(
+            home,
+            "SELECT order_id, created_ts, delivered_ts, delivery_minutes, distance_km, order_revenue, "
+            "total_items, customer_lat FROM ai.order_delivery_times",
+        )
+    }
+    assert set(rows) == {o.order_id for o in ORDERS + DQ_ORDERS}  # not the orphan
+    for o in ORDERS + DQ_ORDERS:
+        _, created, delivered, minutes, km, revenue, items, lat = rows[o.order_id]
+        assert created == o.created
+        if o.delivered_min is None:
+            assert delivered is None and minutes is None
+        else:
+            assert minutes == pytest.approx(o.delivered_min)
+    for o in ORDERS:
+        assert rows[o.order_id][4] == pytest.approx(pf.route_length_km(o.route()), rel=1e-9)
+        assert rows[o.order_id][6] == len(o.items)
+    # DQ: nulled route -> no distance; nulled customer -> NULL; nulled items -> no revenue
+    assert rows["o-dq-1"][4] is None and rows["o-dq-1"][7] is None
+    assert rows["o-dq-2"][5] is None and rows["o-dq-2"][6] is None
+
+
+def test_location_timings_match_numpy(landed):
+    home = landed.home
+    delivered = pf.query(
+        home,
+        "SELECT location, delivered_ts, delivery_minutes FROM ai.order_delivery_times WHERE delivered_ts IS NOT NULL",
+    )
+    rows = pf.table(home, "ai.location_timings")
+    assert {r[0] for r in rows} == {loc for loc, _, _ in delivered}
+    for location, p50, p75, p99, count, start, end in rows:
+        mine = [(ts, m) for loc, ts, m in delivered if loc == location]
+        newest = max(ts for ts, _ in mine)
+        window = [m for ts, m in mine if newest - dt.timedelta(days=1) < ts <= newest]
+        assert (start, end, count) == (newest - dt.timedelta(days=1), newest, len(window))
+        assert [p50, p75, p99] == pytest.approx(
+            list(np.percentile(window, [50, 75, 99])), rel=1e-12
+        )
+
+
+def test_rerun_without_new_files_ingests_nothing(landed):
+    home, records = landed.home, landed.records
+    report = run_pipeline(home)
+    assert (report.files_ingested, report.bronze_rows_added, report.quarantined_added) == (0, 0, 0)
+    assert report.bronze_rows_total + report.quarantined_total == sum(records.values())
+
+
+def test_a_plain_duckdb_client_reads_the_tables_by_schema_name(landed):
+    home = landed.home
+    script = textwrap.dedent(
+        f"""
+        import duckdb
+        con = duckdb.connect({str(home.warehouse)!r}, read_only=True)
+        for name in ["simulator.items", "lakeflow.all_events", "lakeflow.quarantine",
+                     "lakeflow.silver_order_items", "lakeflow.gold_order_header",
+                     "lakeflow.gold_item_sales_day", "lakeflow.gold_brand_sales_day",
+                     "lakeflow.gold_location_sales_hourly", "ai.order_delivery_times",
+                     "ai.location_timings"]:
+            print(name, con.execute(f"SELECT COUNT(*) FROM {{name}}").fetchone()[0])
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    counts = dict(line.rsplit(" ", 1) for line in out.splitlines())
+    assert int(counts["lakeflow.gold_order_header"]) == len(ORDERS) + 1
+    assert int(counts["simulator.items"]) > 0
+
+
+def test_seeds_load_the_catalog(landed):
+    import csv
+
+    from casper.resources import seeds_dir
+
+    home = landed.home
+    for name in ("brands", "menus", "categories", "items"):
+        with open(seeds_dir() / f"{name}.csv", newline="") as handle:
+            expected = sum(1 for _ in csv.DictReader(handle))
+        assert pf.scalar(home, f"SELECT COUNT(*) FROM simulator.{name}") == expected
+
+
+# -- incremental runs ----------------------------------------------------------------------------------
+
+
+def test_exactly_once_across_runs_and_files_landing_between_runs(tmp_path):
+    home = _home(tmp_path)
+    first, second = pf.events_of(ORDERS[:3]), pf.events_of(ORDERS[3:])
+    pf.land_ndjson(home.landing, "001.ndjson", first)
+    pipeline = Pipeline(home)
+    try:
+        r1 = pipeline.tick()
+        assert (r1.files_ingested, r1.bronze_rows_added, r1.planned) == (1, len(first), True)
+        r2 = pipeline.tick()  # nothing new: returns without running a model
+        assert (r2.files_ingested, r2.bronze_rows_added, r2.planned) == (0, 0, False)
+        assert (r2.models_evaluated, r2.bronze_rows_total) == (0, len(first))
+        pf.land_ndjson(home.landing, "002.ndjson", second)
+        r3 = pipeline.tick()
+        assert (r3.files_ingested, r3.bronze_rows_added) == (1, len(second))
+    finally:
+        pipeline.close()
+    # a file re-appearing under a name already ingested is not read again (by a new process either)
+    pf.land_ndjson(home.landing, "001.ndjson", first + first)
+    r4 = run_pipeline(home)
+    assert (r4.files_ingested, r4.bronze_rows_added) == (0, 0)
+    assert (r4.bronze_rows_total, r4.models_evaluated > 0) == (len(first) + len(second), True)
+    assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.gold_order_header") == len(ORDERS)
+    batches = pf.query(
+        home,
+        "SELECT source_file, COUNT(DISTINCT batch_no) FROM lakeflow.landing_records GROUP BY 1",
+    )
+    assert sorted(batches) == [("001.ndjson", 1), ("002.ndjson", 1)]
+
+
+def test_a_tick_failing_after_ingest_is_completed_by_the_next_without_reingesting(
+    tmp_path, monkeypatch
+):
+    from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
+
+    from casper.pipeline import PipelineError
+
+    home = _home(tmp_path)
+    pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:2]))
+    pipeline = Pipeline(home)
+    try:
+        pipeline.tick()
+        evaluate = SnapshotEvaluator.evaluate
+
+        def failing(self, snapshot, *args, **kwargs):
+            if snapshot.name.endswith('"silver_orders"'):
+                raise RuntimeError("disk full, say")
+            return evaluate(self, snapshot, *args, **kwargs)
+
+        monkeypatch.setattr(SnapshotEvaluator, "evaluate", failing)
+        pf.land_ndjson(home.landing, "002.ndjson", pf.events_of(ORDERS[2:4]))
+        with pytest.raises(PipelineError, match="disk full"):
+            pipeline.tick()
+        # the new file is in bronze already, silver and what follows are not rebuilt yet
+        assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.ingested_files") == 2
+        assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.gold_order_header") == 2
+        monkeypatch.setattr(SnapshotEvaluator, "evaluate", evaluate)
+        report = pipeline.tick()  # no new file, but the last tick failed: run again
+    finally:
+        pipeline.close()
+    assert (report.files_ingested, report.models_evaluated > 0) == (0, True)
+    assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.gold_order_header") == 4
+    assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.all_events") == len(
+        pf.events_of(ORDERS[:4])
+    )
+
+
+def test_a_relanded_event_is_in_bronze_twice_but_counts_once(tmp_path):
+    home = _home(tmp_path)
+    events = pf.events_of(ORDERS[:2])
+    pf.land_ndjson(home.landing, "001.ndjson", events)
+    run_pipeline(home)
+    gold_before = pf.table(home, "lakeflow.gold_order_header")
+    silver_before = pf.table(home, "lakeflow.silver_order_items")
+    times_before = pf.table(home, "ai.order_delivery_times")
+    # the whole of o-1 lands again in a new file (at-least-once delivery upstream)
+    again = [e for e in events if e["order_id"] == "o-1"]
+    pf.land_ndjson(home.landing, "002.ndjson", again)
+    report = run_pipeline(home)
+    assert report.bronze_rows_added == len(again)
+    assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.all_events") == len(events) + len(again)
+    assert pf.table(home, "lakeflow.silver_order_items") == silver_before
+    assert pf.table(home, "lakeflow.gold_order_header") == gold_before
+    assert pf.table(home, "ai.order_delivery_times") == times_before
+
+
+def test_watch_processes_new_files_until_stopped(tmp_path):
+    home = _home(tmp_path)
+    pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:1]))
+    reports: list[PipelineReport] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch_pipeline,
+        args=(home, "duckdb", 1.0, stop),
+        kwargs={"on_tick": reports.append, "on_error": errors.append},
+    )
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not reports and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pf.land_ndjson(home.landing, "002.ndjson", pf.events_of(ORDERS[1:2]))
+        while sum(r.files_ingested for r in reports) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        watcher.join(timeout=90)
+    assert not watcher.is_alive() and not errors
+    assert sum(r.files_ingested for r in reports) == 2
+    assert [r.planned for r in reports][:1] == [True] and not any(r.planned for r in reports[1:])
+    # nothing holds the warehouse once the watch is over (and between its ticks)
+    assert warehouse_counts(home)["orders"] == 2
+
+
+def test_the_first_run_builds_and_reports_progress(landed):
+    report = landed.report
+    assert report.planned and report.files_ingested == len(landed.records)
+    assert report.bronze_rows_added + report.quarantined_added == sum(landed.records.values())
+    assert report.models_evaluated > 10 and report.audits_passed > 10 and report.audits_failed == 0
+    assert any("gold_order_header" in line and "audits" in line for line in landed.progress)
+
+
+# -- reading the warehouse while it is missing or busy -----------------------------------------------
+
+
+def test_warehouse_counts_without_a_warehouse(tmp_path):
+    assert warehouse_counts(CasperHome(tmp_path)) == dict.fromkeys(
+        ("bronze_events", "quarantined", "orders", "delivered_orders"), 0
+    )
+
+
+def test_warehouse_counts_when_another_process_holds_the_lock(landed):
+    home = landed.home
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(home.warehouse)!r}); "
+            "print('locked', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        counts = warehouse_counts(home, attempts=3, wait_s=0.05)
+        assert counts == dict.fromkeys(
+            ("bronze_events", "quarantined", "orders", "delivered_orders")
+        )
+        assert time.monotonic() - started < 5
+    finally:
+        holder.communicate("")
+    assert warehouse_counts(home)["bronze_events"] > 0
+
+
+def test_json_array_landing_files_are_read_element_by_element(landed):
+    home = landed.home
+    events = pf.events_of(ORDERS[4:])
+    rows = pf.query(
+        home,
+        "SELECT record_no, event_id FROM lakeflow.landing_records "
+        "WHERE source_file = 'b.json' AND record_no > 0 ORDER BY 1",
+    )
+    assert rows == [(i + 1, e["event_id"]) for i, e in enumerate(events)]
