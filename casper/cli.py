@@ -62,6 +62,10 @@ AppStoreOption = Annotated[
         help="PostgreSQL DSN for the app store (the Lakebase stand-in) [default: embedded, no server].",
     ),
 ]
+DaysOption = Annotated[
+    int | None, typer.Option(min=0, help="Days of history (overrides start_days_ago).")
+]
+SeedOption = Annotated[int | None, typer.Option(help="Random seed (overrides random_seed).")]
 NowOption = Annotated[
     str | None, typer.Option("--now", help="The simulation's present, ISO UTC [default: now].")
 ]
@@ -118,10 +122,8 @@ def generate(
     ctx: typer.Context,
     locations: LocationsOption = "all",
     now: NowOption = None,
-    days: Annotated[
-        int | None, typer.Option(min=0, help="Days of history (overrides start_days_ago).")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (overrides random_seed).")] = None,
+    days: DaysOption = None,
+    seed: SeedOption = None,
     config: ConfigOption = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
@@ -354,12 +356,13 @@ def refunds_train(
             "--from-decisions", help="Learn from the manager's decisions in the app store."
         ),
     ] = False,
+    engine_name: EngineOption = "duckdb",
     app_store: AppStoreOption = None,
 ) -> None:
     """Fit the refund model, log it to MLflow, register a version and make it champion."""
     from casper.refunds.service import latest_decisions, train, train_from_decisions
 
-    engine = _engine(ctx, "duckdb")
+    engine = _engine(ctx, engine_name)
     if not from_decisions:
         with err.status("[bold]training[/] the refund model"):
             report = train(engine, window_days=window_days)
@@ -388,11 +391,11 @@ def refunds_train(
 
 @refunds_app.command("score")
 @friendly
-def refunds_score(ctx: typer.Context) -> None:
-    """Score every delivered order the champion has not scored yet."""
+def refunds_score(ctx: typer.Context, engine: EngineOption = "duckdb") -> None:
+    """Score every delivered order the champion has not scored yet (spark: a Structured Streaming job)."""
     from casper.refunds.service import ChampionScorer
 
-    report = ChampionScorer(_engine(ctx, "duckdb")).score_pending()
+    report = ChampionScorer(_engine(ctx, engine)).score_pending()
     skipped = (
         f"; {report.unscorable:,} unscorable (no usable time or total)" if report.unscorable else ""
     )
@@ -404,12 +407,14 @@ def refunds_score(ctx: typer.Context) -> None:
 
 @app.command()
 @friendly
-def sync(ctx: typer.Context, app_store: AppStoreOption = None) -> None:
+def sync(
+    ctx: typer.Context, app_store: AppStoreOption = None, engine_name: EngineOption = "duckdb"
+) -> None:
     """Copy new and changed recommendations into the app store (reverse ETL)."""
     from casper.appstore.store import open_store
     from casper.reverse_etl import sync_to_store
 
-    engine = _engine(ctx, "duckdb")
+    engine = _engine(ctx, engine_name)
     with open_store(engine.home, app_store) as store:
         report = sync_to_store(engine, store)
     out.print(
@@ -448,10 +453,8 @@ def up(
     ] = None,
     locations: LocationsOption = "all",
     now: NowOption = None,
-    days: Annotated[
-        int | None, typer.Option(min=0, help="Days of history (overrides start_days_ago).")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (overrides random_seed).")] = None,
+    days: DaysOption = None,
+    seed: SeedOption = None,
     engine: EngineOption = "duckdb",
     app_store: AppStoreOption = None,
     catalog: Annotated[
@@ -497,9 +500,7 @@ def demo(
     ] = 60.0,
     every: Annotated[float, typer.Option(min=0.1, help="Seconds between pipeline ticks.")] = 3.0,
     locations: LocationsOption = "all",
-    days: Annotated[
-        int | None, typer.Option(min=0, help="Days of history (overrides start_days_ago).")
-    ] = None,
+    days: DaysOption = None,
     app_store: AppStoreOption = None,
     user: Annotated[
         str | None, typer.Option(help="Who decides [default: your login name].")

@@ -59,7 +59,11 @@ def _raw_data(context: StageContext) -> str:
     context.manifest.save()
     plan = plan_history(context.home, locations=p.locations, now=p.now, days=p.days, seed=p.seed)
     report = run_generate(context.home, plan, notify=context.notify)
-    landed = f"{report.events:,} events in {report.files_written} files" if report.files_written else "nothing new"
+    landed = (
+        f"{report.events:,} events in {report.files_written} files"
+        if report.files_written
+        else "nothing new"
+    )
     return f"history up to {plan.now.isoformat(sep=' ')}: {landed} -> {context.home.landing}"
 
 
@@ -112,7 +116,9 @@ def _lakebase(context: StageContext) -> str:
     with open_store(context.home, dsn) as store:
         report = sync_to_store(context.engine, store)
     where = "PostgreSQL" if dsn else str(context.home.root / "appstore")
-    return f"synced {report.upserted:,} recommendations into recommender.pg_recommendations ({where})"
+    return (
+        f"synced {report.upserted:,} recommendations into recommender.pg_recommendations ({where})"
+    )
 
 
 def _app(context: StageContext) -> str:

@@ -72,7 +72,9 @@ def render_status(report: dict[str, Any], console: Console) -> None:
     table.add_column()
     for key, value in report.items():
         if key == "stages":
-            shown = " ".join(f"[green]{name}[/]" if done else f"[dim]{name}[/]" for name, done in value.items())
+            shown = " ".join(
+                f"[green]{name}[/]" if done else f"[dim]{name}[/]" for name, done in value.items()
+            )
         elif isinstance(value, int) and not isinstance(value, bool):
             shown = f"{value:,}"
         else:

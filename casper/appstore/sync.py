@@ -16,24 +16,14 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from casper.appstore.schema import CONTEXT_COLUMNS
 from casper.appstore.store import AppStore
 from casper.appstore.suggestion import parse_agent_response, to_cents
 from casper.errors import CasperError
 
 RECOMMENDATION_FRAME_COLUMNS = ("order_id", "ts", "agent_response", "model_version", "location")
-CONTEXT_FRAME_COLUMNS = (
-    "order_id",
-    "location_title",
-    "order_total",
-    "delivery_minutes",
-    "p50",
-    "p75",
-    "p99",
-    "created_ts",
-    "events",
-    "items",
-    "route",
-)
+# the frame carries exactly what the store keeps of an order
+CONTEXT_FRAME_COLUMNS = CONTEXT_COLUMNS
 
 
 class SyncInputError(CasperError):

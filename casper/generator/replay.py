@@ -15,21 +15,12 @@ from pathlib import Path
 import polars as pl
 
 from casper.errors import CasperError
-from casper.generator.events import EVENT_COLUMNS, TS_FORMAT
+from casper.generator.events import EVENT_COLUMNS, TS_FORMAT, empty_events
 from casper.generator.simulation import to_us
 from casper.generator.stream import Position, after_position
 
 LOOP_GAP_US = 60_000_000
-_SCHEMA = {
-    "event_id": pl.String,
-    "event_type": pl.String,
-    "ts": pl.String,
-    "gk_id": pl.String,
-    "location": pl.String,
-    "order_id": pl.String,
-    "sequence": pl.Int64,
-    "body": pl.String,
-}
+_SCHEMA = {name: dtype for name, dtype in empty_events().schema.items() if name in EVENT_COLUMNS}
 
 
 def dataset_files(dataset: Path) -> list[Path]:

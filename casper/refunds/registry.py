@@ -21,21 +21,15 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from casper.errors import CasperError
+from casper.refunds.scoring import SCORING_INPUT
 
 # MLflow narrates every registration on stderr; our commands say what matters in one line.
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 EXPERIMENT = "caspers-refunds"
 CHAMPION = "champion"
-MODEL_INPUT = (
-    "order_id",
-    "location",
-    "delivery_minutes",
-    "order_total",
-    "distance_km",
-    "total_items",
-    "created_hour",
-)
+# what the model sees of an order: the scoring input but for when it was delivered
+MODEL_INPUT = tuple(c for c in SCORING_INPUT if c != "delivered_ts")
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 
 

@@ -1,0 +1,245 @@
+"""Refund_Recommender_Stream on local Spark scores like the DuckDB loop, once per order and version.
+
+One home holds both engines' warehouses (warehouse.duckdb and spark/), fed by the same landing folder,
+and one MLflow registry: one model is trained (on duckdb) and its champion scores on both paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+import pytest
+
+from casper.home import CasperHome
+from casper.pipeline import run_pipeline
+from casper.refunds import registry
+from casper.refunds.service import ChampionScorer, train
+from engines import get_engine
+from tests import pipeline_fixtures as pf
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+DECISION = ["order_id", "refund_class", "refund_usd", "reason", "model_version"]
+# the bulk landing's orders are created over 2025-01-01 and 2025-01-02
+ROUND_TWO = dt.datetime(2025, 1, 3, 0, 10)
+# on its way in the first landing; its delivered event lands with the second
+IN_FLIGHT = pf.OrderSpec(
+    "flight-1", dt.datetime(2025, 1, 2, 23, 30), items=((1, 2),), delivered_min=None
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shared_sqlmesh_cache(tmp_path_factory):
+    with pf.shared_sqlmesh_cache(tmp_path_factory.getbasetemp() / "sqlmesh-cache"):
+        yield
+
+
+@dataclass
+class World:
+    home: CasperHome
+    duck: object
+    spark: object
+    version: str
+    first_duck: pd.DataFrame
+    first_spark: pd.DataFrame
+    spark_report: object
+
+
+def _duck_recommendations(home: CasperHome) -> pd.DataFrame:
+    with duckdb.connect(str(home.warehouse), read_only=True) as connection:
+        return connection.execute("SELECT * FROM recommender.refund_recommendations").df()
+
+
+def _decisions(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[DECISION].sort_values(DECISION).reset_index(drop=True)
+
+
+def _new_orders() -> list[pf.OrderSpec]:
+    """Twenty deliveries after the first landing, from early to very late (some refunds)."""
+    orders = []
+    for n in range(20):
+        location = "chicago" if n % 2 else "sanfrancisco"
+        lat, lon = pf.KITCHENS[location][1:]
+        orders.append(
+            pf.OrderSpec(
+                f"new-{n:02d}",
+                ROUND_TWO + dt.timedelta(minutes=9 * n),
+                location=location,
+                items=((n % 7, 1 + n % 3), ((n + 3) % 7, 1)),
+                customer=(lat + 0.01 * (n % 4 - 1.5), lon - 0.01 * (n % 3 - 1)),
+                delivered_min=28.0 + 3.1 * n,
+            )
+        )
+    return orders
+
+
+def _waiting_order(order_id: str, created: dt.datetime) -> list[dict]:
+    """An order still on its way (no delivered event): nothing to score."""
+    return pf.order_events(pf.OrderSpec(order_id, created, delivered_min=None))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java")
+    from engines.spark.sqlmesh import shutdown
+
+    home = CasperHome(tmp_path_factory.mktemp("refund-stream") / "home").ensure()
+    pf.bulk_landing(home.landing, orders=240, files=3, seed=11, days=2, route_points=(5, 30))
+    pf.land_ndjson(home.landing, "flight.ndjson", pf.order_events(IN_FLIGHT))
+    run_pipeline(home, "duckdb")
+    run_pipeline(home, "spark")
+
+    duck, spark = get_engine("duckdb", home), get_engine("spark", home)
+    trained = train(duck, window_days=1.0)
+    assert ChampionScorer(duck).score_pending().scored == 240
+    spark_report = ChampionScorer(spark).score_pending()
+    try:
+        yield World(
+            home=home,
+            duck=duck,
+            spark=spark,
+            version=trained.version.version,
+            first_duck=_duck_recommendations(home),
+            first_spark=spark.warehouse().recommendations(),
+            spark_report=spark_report,
+        )
+    finally:
+        shutdown(home)
+
+
+def test_the_stream_and_the_duckdb_loop_recommend_the_same(world):
+    assert (world.spark_report.version, world.spark_report.scored) == (world.version, 240)
+    assert world.spark_report.unscorable == 0
+    duck, spark = _decisions(world.first_duck), _decisions(world.first_spark)
+    assert len(spark) == 240 and set(spark.model_version) == {world.version}
+    assert spark.order_id.is_unique
+    pd.testing.assert_frame_equal(spark, duck)
+    assert {"none", "partial", "full"} <= set(spark.refund_class)  # not a vacuous comparison
+    assert list(world.first_spark.columns) == list(world.first_duck.columns)
+
+    from engines.spark.scoring import checkpoint_dir
+
+    checkpoint = world.home.root / "spark" / "checkpoints" / "refund_stream"
+    assert checkpoint_dir(world.home) == checkpoint
+    assert (checkpoint / "offsets").is_dir() and (checkpoint / "commits").is_dir()
+
+    # the same recommendations appended again add nothing
+    assert world.spark.warehouse().append_recommendations(world.first_spark.head(7)) == 0
+    assert world.spark.warehouse().recommendation_count() == 240
+
+
+def test_the_spark_warehouse_answers_like_the_duckdb_one(world):
+    from polars.testing import assert_frame_equal
+
+    duck_wh, spark_wh = world.duck.warehouse(), world.spark.warehouse()
+    pd.testing.assert_frame_equal(
+        spark_wh.delivered_orders(1.0), duck_wh.delivered_orders(1.0), check_exact=False, rtol=1e-9
+    )
+    wanted = sorted(world.first_duck.order_id)[:25] + ["no-such-order", IN_FLIGHT.order_id]
+    by_id = lambda frame: frame.sort_values("order_id").reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(
+        by_id(spark_wh.order_features(wanted)),
+        by_id(duck_wh.order_features(wanted)),
+        check_exact=False,
+        rtol=1e-9,
+    )
+
+    duck_recs, duck_context = duck_wh.sync_frames(None)
+    spark_recs, spark_context = spark_wh.sync_frames(None)
+    assert spark_recs.schema == duck_recs.schema and spark_context.schema == duck_context.schema
+    assert_frame_equal(
+        spark_recs.drop("ts").sort("order_id"), duck_recs.drop("ts").sort("order_id")
+    )
+    assert_frame_equal(spark_context, duck_context, check_exact=False, rel_tol=1e-9)
+    assert len(spark_context) == 240
+    # nothing scored since: empty frames of the same shapes (what `casper sync` hands the store)
+    none_recs, none_context = spark_wh.sync_frames(spark_recs["ts"].max() + dt.timedelta(seconds=1))
+    assert none_recs.is_empty() and none_recs.schema == duck_recs.schema
+    assert none_context.is_empty() and none_context.schema == duck_context.schema
+
+
+def test_new_deliveries_are_scored_once_on_a_later_batch(world):
+    from engines.spark.scoring import FixedChampion, run_refund_stream
+
+    home = world.home
+    model, version = registry.load_champion(registry.RegistryTarget.of(world.spark))
+    assert version == world.version
+    champion = FixedChampion(model, version)
+    new = _new_orders()
+    flight_delivered = [
+        e
+        for e in pf.order_events(dataclasses.replace(IN_FLIGHT, delivered_min=75.0))
+        if e["event_type"] == "delivered"
+    ]
+    pf.land_ndjson(home.landing, "round-2.ndjson", [*pf.events_of(new), *flight_delivered])
+
+    # the stream sees the file before the Spark pipeline has refined it: nothing to score yet
+    early = run_refund_stream(home, champion)
+    assert (early.batches, early.files, early.scored, early.caught_up) == (1, 1, 0, False)
+
+    run_pipeline(home, "spark")
+    # the next landed file's batch scores every delivery still unscored
+    pf.land_ndjson(home.landing, "round-3.ndjson", _waiting_order("wait-1", ROUND_TWO))
+    later = run_refund_stream(home, champion)
+    expected = {o.order_id for o in new} | {IN_FLIGHT.order_id}
+    assert (later.batches, later.files, later.scored) == (1, 1, len(expected))
+
+    # a restart finds nothing new in the checkpoint and nothing left to score
+    again = run_refund_stream(home, champion)
+    assert (again.batches, again.files, again.scored, again.caught_up) == (0, 0, 0, True)
+
+    spark_all = world.spark.warehouse().recommendations()
+    assert not spark_all.duplicated(["order_id", "model_version"]).any()
+    spark_new = spark_all[~spark_all.order_id.isin(world.first_spark.order_id)]
+    assert set(spark_new.order_id) == expected
+
+    run_pipeline(home, "duckdb")
+    assert ChampionScorer(world.duck).score_pending().scored == len(expected)
+    duck_all = _duck_recommendations(home)
+    duck_new = duck_all[~duck_all.order_id.isin(world.first_duck.order_id)]
+    pd.testing.assert_frame_equal(_decisions(spark_new), _decisions(duck_new))
+    assert set(spark_new.refund_class) >= {"none", "full"}
+
+
+def test_a_processing_time_stream_runs_until_stopped(world):
+    from engines.spark.scoring import FixedChampion, StreamTally, run_refund_stream
+
+    home = world.home
+    model, version = registry.load_champion(registry.RegistryTarget.of(world.spark))
+    before = len(world.spark.warehouse().recommendations())
+    tally, stop, failures = StreamTally(), threading.Event(), []
+
+    def job() -> None:
+        try:
+            run_refund_stream(
+                home, FixedChampion(model, version), every_seconds=0.5, stop=stop, tally=tally
+            )
+        except Exception as error:  # pragma: no cover - reported below
+            failures.append(error)
+
+    runner = threading.Thread(target=job, daemon=True)
+    runner.start()
+    try:
+        # a JSON array file this time (the stream reads every landing file the pipeline reads)
+        pf.land_json_array(home.landing, "round-4.json", _waiting_order("wait-2", ROUND_TWO))
+        deadline = time.monotonic() + 60
+        while tally.files < 1 and time.monotonic() < deadline and runner.is_alive():
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        runner.join(60)
+    assert not runner.is_alive() and not failures
+    assert tally.files == 1 and tally.batches >= 1 and tally.scored == 0
+    assert len(world.spark.warehouse().recommendations()) == before
