@@ -24,6 +24,8 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_demo_latency.py
 
 clean:
 	rm -rf $(VENV) .casper
