@@ -141,9 +141,13 @@ class PacedStream:
             landed += 1
         return landed
 
-    def finished(self, until_us: int | None) -> bool:
+    def at_limit(self, until_us: int | None) -> bool:
+        """Simulated time reached `until_us` or the source's end: nothing more will arrive."""
         limits = [x for x in (until_us, self.source.end_us()) if x is not None]
-        return bool(limits) and self.clock_us >= min(limits) and not self.pending.height
+        return bool(limits) and self.clock_us >= min(limits)
+
+    def finished(self, until_us: int | None) -> bool:
+        return self.at_limit(until_us) and not self.pending.height
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,10 @@ def run_streams(
                 if until_us is not None:
                     sim_now = min(sim_now, until_us)
                 stream.advance(sim_now)
-                due = now - last_flush[stream.prefix] >= stream.batch_seconds
+                # at the end there is no point waiting for a batch to fill
+                due = now - last_flush[stream.prefix] >= stream.batch_seconds or stream.at_limit(
+                    until_us
+                )
                 if stream.flush(everything=due) or due:
                     last_flush[stream.prefix] = now
                     if on_flush:
