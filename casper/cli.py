@@ -186,7 +186,8 @@ def live(
     config: ConfigOption = None,
 ) -> None:
     """Continue the simulation from its now into the future; Ctrl-C stops, running it again resumes."""
-    from casper.generator.plan import load_plan
+    from casper.config import resolve_locations
+    from casper.generator.plan import SimulationPlan, load_plan
     from casper.generator.runs import plan_history, run_generate, run_live
     from casper.generator.simulation import from_us
 
@@ -197,11 +198,14 @@ def live(
         plan = plan_history(home, locations=locations, config_files=config or ())
         run_generate(home, plan, notify=_notice)
     if locations != "all" or config:
-        wanted = {
-            c.location_name
-            for c in plan_history(home, locations=locations, config_files=config or ()).configs
-        }
-        plan = type(plan)(
+        wanted = {c.location_name for c in resolve_locations(locations, config or ())}
+        missing = sorted(wanted - {c.location_name for c in plan.configs})
+        if missing:
+            raise CasperError(
+                f"no history for {', '.join(missing)}: run `casper generate --locations "
+                f"{','.join(missing)}` first, so live continues the same world"
+            )
+        plan = SimulationPlan(
             now=plan.now, configs=tuple(c for c in plan.configs if c.location_name in wanted)
         )
     stop = _stop_on_signals()

@@ -170,3 +170,11 @@ def test_replay_resumes_where_it_stopped(generated, tmp_path):
         (json.loads(line)["event_id"], json.loads(line)["body"]) for line in landed_lines(halves)
     )
     assert resumed == expected
+
+
+def test_live_for_a_location_without_history_is_refused(generated, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(generated, home)
+    result = casper(home, "live", "--locations", "chicago", "--sim-minutes", "1", check=False)
+    assert result.returncode == 2
+    assert "no history for chicago" in result.stderr and "Traceback" not in result.stderr

@@ -12,7 +12,8 @@ from casper.catalog import load_catalog
 from casper.config import LocationConfig
 from casper.errors import CasperError
 from casper.generator.baskets import MenuArrays
-from casper.generator.simulation import Kitchen, to_us
+from casper.generator.demand import US_PER_DAY
+from casper.generator.simulation import Kitchen
 from casper.roads import RouteTable, build_route_table, load_network
 
 # Bump when the synthetic network or the route table changes shape, so caches rebuild.
@@ -90,7 +91,7 @@ def build_kitchens(
     menu = MenuArrays.from_catalog(load_catalog())
     kitchens = []
     for config in configs:
-        sim_start_us = now_us - config.start_days_ago * 86_400_000_000
+        sim_start_us = now_us - config.start_days_ago * US_PER_DAY
         kitchens.append(
             Kitchen(
                 config=config,
@@ -102,5 +103,3 @@ def build_kitchens(
         )
     return kitchens
 
-
-__all__ = ["Site", "build_kitchens", "route_table", "to_us"]
