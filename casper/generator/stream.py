@@ -122,8 +122,6 @@ class PacedStream:
 
     def advance(self, sim_now_us: int) -> None:
         """Take in everything up to sim_now_us."""
-        if sim_now_us <= self.clock_us and self.pending.height == 0 and self.fetched != self.start:
-            return
         new = self.source.window(self.fetched, sim_now_us)
         self.clock_us = max(self.clock_us, sim_now_us)
         if new.height:
