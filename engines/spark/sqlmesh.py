@@ -67,6 +67,9 @@ def spark_conf(home: CasperHome) -> dict[str, str]:
             f"-Dderby.system.home={root} -Duser.timezone=UTC"
             f" -Dlog4j2.configurationFile=file:{log_config}"
             " -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+            # C1-only shrinks the default code cache to 48 MB, which a long session (the test suite
+            # runs every Spark test in one JVM) exhausts; give it the usual tiered size
+            " -XX:ReservedCodeCacheSize=256m"
         ),
         "spark.driver.memory": "2g",
     }
