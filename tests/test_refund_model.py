@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_estimator
 
 from casper.refunds.model import DeliveryRefundModel
 
@@ -29,9 +29,12 @@ def model():
     ), training
 
 
-@parametrize_with_checks([DeliveryRefundModel(min_orders=1)])
-def test_scikit_learn_estimator_contract(estimator, check):
-    check(estimator)
+def test_scikit_learn_estimator_contract():
+    results = check_estimator(DeliveryRefundModel(min_orders=1), on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert failed == []
+    # the array-API check needs SCIPY_ARRAY_API and skips itself; every other check must run and pass
+    assert sum(r["status"] == "passed" for r in results) >= 40
 
 
 def test_learns_each_locations_percentiles(model):
