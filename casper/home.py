@@ -40,10 +40,6 @@ class CasperHome:
     def mlflow(self) -> Path:
         return self.root / "mlflow"
 
-    @property
-    def manifest(self) -> Path:
-        return self.root / "manifest.json"
-
     def ensure(self) -> CasperHome:
         self.landing.mkdir(parents=True, exist_ok=True)
         return self

@@ -25,8 +25,6 @@ class Lander(Protocol):
 
     def read(self, name: str) -> bytes: ...
 
-    def remove(self, name: str) -> None: ...
-
 
 class LocalLander:
     """Files in a local folder, each written under a hidden temporary name and then renamed."""
@@ -55,9 +53,6 @@ class LocalLander:
 
     def read(self, name: str) -> bytes:
         return (self.folder / name).read_bytes()
-
-    def remove(self, name: str) -> None:
-        (self.folder / name).unlink(missing_ok=True)
 
     def sweep_temporaries(self) -> int:
         """Delete temporaries a killed writer left behind; they were never landed."""

@@ -21,7 +21,6 @@ def location_titles() -> dict[str, str]:
 class TrainReport:
     version: registry.RegisteredVersion
     metrics: dict[str, float]
-    promoted: bool
 
 
 def train(engine, *, window_days: float = 1.0, min_orders: int = 20) -> TrainReport:
@@ -37,7 +36,7 @@ def train(engine, *, window_days: float = 1.0, min_orders: int = 20) -> TrainRep
         documents=documents,
         input_example=delivered,
     )
-    return TrainReport(version, metrics, promoted=True)
+    return TrainReport(version, metrics)
 
 
 @dataclass(frozen=True)
