@@ -11,9 +11,11 @@ models run (its gateway: `engines/<name>/sqlmesh.py`) and how landing files are 
   and `lakeflow.ingested_files` are views on it.
 * Staging models (`lakeflow.stg_*`) are append-only too: each parses the JSON bodies of the landing
   batches it has not seen (a batch_no watermark), once per event.
-* Silver, gold and ai tables are rebuilt from staging on every tick (FULL models, no JSON parsing
-  left): deduplication stays exact (an event_id, an order's order_created, count once), both engines
-  stay identical, and on DuckDB it takes a few hundred milliseconds for a million events.
+* Silver and gold_order_header are append-only as well: an order is counted once, from the first
+  order_created record to land, and never rewritten. ai.order_delivery_times replaces the order days
+  whose orders changed (new orders, new steps). The daily and hourly gold aggregates and
+  ai.location_timings are small and rebuilt from silver on every tick (FULL). So a tick's work grows
+  with what landed, not with history, while an event_id still counts once (see models/README.md).
 * One SQLMesh Context and scheduler per `Pipeline` (per process in watch mode). A plan is applied only
   when the project differs from what the warehouse holds (first build, changed models); otherwise a
   tick is one run with `ignore_cron`: every model allows partial intervals, so each run processes
@@ -433,8 +435,8 @@ def run_pipeline(
 
     Incremental: only files not ingested before are read (listing the landing folder is the only work
     that grows with history on the read side), each exactly once. Records that cannot be parsed go to
-    lakeflow.quarantine with their file, raw text and reason. Silver, gold and ai tables are rebuilt
-    from staging and audited. The first call on a home builds the warehouse (a SQLMesh plan).
+    lakeflow.quarantine with their file, raw text and reason. Silver, gold and ai tables take in what
+    is new (models/README.md) and are audited. The first call on a home builds the warehouse (a SQLMesh plan).
     `on_progress` receives one human-readable line per step and model.
 
     Raises PipelineError when a model or an audit fails (nothing is half-ingested; the next call

@@ -352,8 +352,18 @@ def query(home, sql: str, params=None) -> list[tuple]:
         connection.close()
 
 
+#: lineage columns: the landing batch a row comes from (batch numbers are per run, not per data)
+LINEAGE = ("batch_no",)
+
+
+def columns(home, name: str) -> list[str]:
+    return [row[0] for row in query(home, f"DESCRIBE {name}")]
+
+
 def table(home, name: str, order_by: str = "ALL") -> list[tuple]:
-    return query(home, f"SELECT * FROM {name} ORDER BY {order_by}")
+    """A table's rows in a stable order, without its lineage columns (see LINEAGE)."""
+    selected = ", ".join(c for c in columns(home, name) if c not in LINEAGE)
+    return query(home, f"SELECT {selected} FROM {name} ORDER BY {order_by}")
 
 
 def scalar(home, sql: str):

@@ -21,7 +21,17 @@ def test_an_installed_wheel_finds_its_models_and_configs(tmp_path):
     wheel = next((tmp_path / "dist").glob("*.whl"))
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
     )
     probe = (

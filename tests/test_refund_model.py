@@ -31,7 +31,9 @@ def model():
 
 def test_scikit_learn_estimator_contract():
     results = check_estimator(DeliveryRefundModel(min_orders=1), on_fail=None)
-    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    failed = [
+        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    ]
     assert failed == []
     # the array-API check needs SCIPY_ARRAY_API and skips itself; every other check must run and pass
     assert sum(r["status"] == "passed" for r in results) >= 40

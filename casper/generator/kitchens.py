@@ -102,4 +102,3 @@ def build_kitchens(
             )
         )
     return kitchens
-

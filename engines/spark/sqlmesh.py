@@ -3,7 +3,8 @@
 Spark cannot hold SQLMesh's state, so the state lives in its own DuckDB file. Everything Spark writes
 stays under `<home>/spark/`: the warehouse directory (parquet tables), the Derby metastore (so tables
 survive the process) and that state file. Delta needs jars from Maven, which is not possible offline:
-tables are plain parquet, which is all SQLMesh needs here (append-only and fully rebuilt models).
+tables are plain parquet, which is all SQLMesh needs here (append-only, partition-replaced and fully
+rebuilt models).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def spark_conf(home: CasperHome) -> dict[str, str]:
         "spark.default.parallelism": "2",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.sources.default": "parquet",
+        # INSERT OVERWRITE replaces only the partitions the query writes (incremental-by-partition
+        # models such as ai.order_delivery_times); the static default would empty the whole table
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.sql.legacy.createHiveTableByDefault": "false",
         "spark.sql.warehouse.dir": str(root / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (

@@ -1,4 +1,4 @@
-"""The batch watermark of the append-only staging models."""
+"""The batch watermark: what a model has not taken in yet from the landing batches upstream."""
 
 from __future__ import annotations
 

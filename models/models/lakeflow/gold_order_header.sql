@@ -1,10 +1,23 @@
+/* Gold: one row per order, appended with the order (its items never change once counted: see
+   lakeflow.silver_orders). A run takes the silver rows newer than this model's newest batch_no. */
 MODEL (
   name lakeflow.gold_order_header,
-  kind FULL,
+  kind INCREMENTAL_UNMANAGED,
+  columns (
+    order_id VARCHAR,
+    gk_id VARCHAR,
+    location VARCHAR,
+    order_day DATE,
+    order_revenue DECIMAL(18, 2),
+    total_qty BIGINT,
+    total_items BIGINT,
+    brands_in_order INTEGER[],
+    batch_no BIGINT
+  ),
   grain order_id,
   audits (
     contract(
-      not_null := (order_id, gk_id, location, order_day, order_revenue, total_qty, total_items, brands_in_order),
+      not_null := (order_id, gk_id, location, order_day, order_revenue, total_qty, total_items, brands_in_order, batch_no),
       grain := (order_id),
       non_negative := (order_revenue, total_qty, total_items)
     ),
@@ -21,8 +34,11 @@ SELECT
   SUM(extended_price)::DECIMAL(18, 2) AS order_revenue,
   SUM(qty)::BIGINT AS total_qty,
   COUNT(*)::BIGINT AS total_items,
-  LIST_SORT(LIST_DISTINCT(ARRAY_AGG(brand_id)))::INTEGER[] AS brands_in_order
+  LIST_SORT(LIST_DISTINCT(ARRAY_AGG(brand_id)))::INTEGER[] AS brands_in_order,
+  MAX(batch_no)::BIGINT AS batch_no
 FROM lakeflow.silver_order_items
+WHERE
+  @new_batches(lakeflow.gold_order_header)
 GROUP BY
   order_id,
   gk_id,
