@@ -106,6 +106,15 @@ def landed_files(folder: str | os.PathLike[str]) -> list[str]:
     )
 
 
+def replaces_table(evaluator) -> bool:
+    """Whether SQLMesh replaces the table of the model being evaluated with the result, instead of
+    adding the result to it: the model has no recorded interval yet. That is its first build, or a
+    first build that wrote its table and then failed (an audit, a crash) before SQLMesh recorded it.
+    The incremental macros read everything then, not what is newer than the table's rows."""
+    snapshot = evaluator.locals.get("snapshot")
+    return snapshot is not None and not snapshot.intervals
+
+
 def _engine_module(engine: str):
     return importlib.import_module(f"engines.{engine}.sqlmesh")
 
@@ -329,7 +338,9 @@ class Pipeline:
                 if self._scheduler is None:
                     planned = self._plan_if_needed()
                     self._scheduler = self.context.scheduler(environment=ENVIRONMENT)
-                if not planned:  # a plan has just processed everything landed
+                # a first build processes everything landed; a plan completing a failed one
+                # backfills only what failed, so files landed meanwhile still need a run
+                if not planned or set(landed_files(self.home.landing)) - self._ingested_files():
                     if self._ticks % COMPACT_EVERY == 0:
                         self.context.state_sync.compact_intervals()
                     self._progress("running")
@@ -364,10 +375,11 @@ class Pipeline:
             )
 
     def _plan_if_needed(self) -> bool:
-        """Apply a plan to prod when the local project differs from it (or prod does not exist)."""
+        """Apply a plan to prod when the local project differs from it, or prod does not exist or was
+        never finalized (a failed plan records the environment but promotes none of its views)."""
         context = self.context
         environment = context.state_reader.get_environment(ENVIRONMENT)
-        if environment is not None:
+        if environment is not None and environment.finalized_ts is not None:
             deployed = {s.snapshot_id for s in environment.snapshots}
             if {s.snapshot_id for s in context.snapshots.values()} == deployed:
                 return False

@@ -98,3 +98,39 @@ def test_list_positions_shift_to_zero_based_engines(context):
 def test_models_are_written_in_the_duckdb_dialect(context):
     assert {model.dialect for model in context.models.values()} == {"duckdb"}
     assert Path(models_dir(), "config.py").is_file()
+
+
+def _macro_module(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        f"casper_macros_{name}", models_dir() / "macros" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("intervals", "watermark"), [([(0, 1)], 42), ([], 0)])
+def test_the_watermark_takes_everything_when_sqlmesh_replaces_the_table(intervals, watermark):
+    """Appending: only batches after the table's newest. Replacing (no interval recorded yet, e.g.
+    a first build that wrote and then failed): every batch, or the rows already there would be lost."""
+    import types
+
+    import duckdb
+    from sqlglot import exp
+    from sqlmesh.core.engine_adapter import create_engine_adapter
+    from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
+
+    connection = duckdb.connect()
+    connection.execute(
+        "CREATE TABLE model_table AS SELECT * FROM (VALUES (7), (42)) AS t(batch_no)"
+    )
+    evaluator = MacroEvaluator("duckdb", runtime_stage=RuntimeStage.EVALUATING)
+    evaluator.locals.update(
+        engine_adapter=create_engine_adapter(lambda: connection, "duckdb"),
+        this_model=exp.to_table("model_table"),
+        snapshot=types.SimpleNamespace(intervals=intervals),  # the only field the macro reads
+    )
+    condition = _macro_module("watermark").new_batches(evaluator, exp.to_table("lakeflow.model"))
+    assert condition.sql(dialect="duckdb") == f"batch_no > {watermark}"

@@ -495,6 +495,45 @@ def test_an_order_created_landing_after_the_order_was_counted_changes_nothing(tm
     assert {name: pf.table(home, name) for name in DERIVED_TABLES} == before
 
 
+@pytest.mark.parametrize(
+    "model", ["landing_records", "stg_order_created", "silver_orders", "order_delivery_times"]
+)
+def test_a_first_build_failing_after_a_model_wrote_is_completed_by_the_next_tick(
+    tmp_path, monkeypatch, model
+):
+    """SQLMesh replaces a table while it has no recorded interval. When the first build of an
+    append-only model writes its rows and then fails (here: its audit), the next tick replaces
+    the table again: that replacement must hold everything, not just what is newer than the rows
+    the failed attempt left behind."""
+    from sqlmesh.core.scheduler import Scheduler
+
+    from casper.pipeline import PipelineError
+
+    home = _home(tmp_path)
+    pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:3]))
+    audit = Scheduler._audit_snapshot
+
+    def failing(self, snapshot, *args, **kwargs):
+        if snapshot.name.endswith(f'"{model}"'):
+            raise RuntimeError("audit failed, say")
+        return audit(self, snapshot, *args, **kwargs)
+
+    pipeline = Pipeline(home)
+    try:
+        monkeypatch.setattr(Scheduler, "_audit_snapshot", failing)
+        with pytest.raises(PipelineError, match="audit failed"):
+            pipeline.tick()
+        monkeypatch.setattr(Scheduler, "_audit_snapshot", audit)
+        pf.land_ndjson(home.landing, "002.ndjson", pf.events_of(ORDERS[3:]))
+        pipeline.tick()
+    finally:
+        pipeline.close()
+    assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.all_events") == len(pf.events_of(ORDERS))
+    assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.silver_orders") == len(ORDERS)
+    assert pf.scalar(home, "SELECT COUNT(*) FROM ai.order_delivery_times") == len(ORDERS)
+    assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.gold_order_header") == len(ORDERS)
+
+
 def test_a_relanded_event_is_in_bronze_twice_but_counts_once(tmp_path):
     home = _home(tmp_path)
     events = pf.events_of(ORDERS[:2])

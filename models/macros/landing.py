@@ -27,11 +27,12 @@ fully ingested (records + marker) or not at all, and is never read twice. In eve
 (stage `testing`) to the rows of the test's `landing_fixture` variable.
 
 SQLMesh replaces (CREATE OR REPLACE) instead of appending while the model has no recorded interval
-(the first build). Should a first build commit and then fail before SQLMesh records its interval
-(crash, failing audit), the next run is a "first build" again: the ledger then says every file is
-done, the replace writes an empty table, ledger included, and the run after re-ingests every file
-from the landing folder (landing files are immutable and kept). Nothing is lost or counted twice;
-batch numbers keep increasing across such a reset (see `_next_batch`).
+(the first build). Should a first build write the table and then fail before SQLMesh records its
+interval (a crash, a failing audit), the next run is a "first build" again: the ledger then counts no
+file as ingested, so the replacement reads every landing file again (they are immutable and kept).
+Nothing is lost or counted twice; batch numbers keep increasing across such a replacement (see
+`_next_batch`), and the append-only models downstream take everything in the same way
+(`@new_batches`).
 
 Engines differ only in how files are read: DuckDB (engines/duckdb/landing.py) with one read_blob over
 the explicit file list; Spark (engines/spark/landing.py) with spark.read.text(wholetext) and the
@@ -48,7 +49,7 @@ from sqlglot import exp, parse_one
 from sqlmesh import macro
 from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
 
-from casper.pipeline import landed_files
+from casper.pipeline import landed_files, replaces_table
 
 GLOB_CHARACTERS = set("*?[]{}")
 CONTRACT = (
@@ -90,7 +91,9 @@ def _fixture_relation(rows: list[dict]) -> exp.Query:
 
 
 def _ledger(evaluator: MacroEvaluator) -> tuple[set[str], int]:
-    """The files already ingested (those with a marker row) and the last batch number."""
+    """The files already ingested (those with a marker row) and the last batch number. When
+    SQLMesh is about to replace the table, no file counts as ingested: the replacement reads them
+    all again (see the module docstring)."""
     adapter = evaluator.engine_adapter
     table = exp.to_table(evaluator.this_model, dialect=evaluator.dialect)
     if not adapter.table_exists(table):
@@ -101,7 +104,10 @@ def _ledger(evaluator: MacroEvaluator) -> tuple[set[str], int]:
         .where(exp.column("record_kind").eq(exp.Literal.string("file")))
     )
     rows = adapter.fetchall(query)
-    return {row[0] for row in rows}, max((int(row[1] or 0) for row in rows), default=0)
+    last_batch = max((int(row[1] or 0) for row in rows), default=0)
+    if replaces_table(evaluator):
+        return set(), last_batch
+    return {row[0] for row in rows}, last_batch
 
 
 def _next_batch(last_batch: int) -> int:

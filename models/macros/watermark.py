@@ -6,6 +6,8 @@ from sqlglot import exp
 from sqlmesh import macro
 from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
 
+from casper.pipeline import replaces_table
+
 
 @macro()
 def new_batches(evaluator: MacroEvaluator, this: exp.Expr) -> exp.Expr:
@@ -13,7 +15,7 @@ def new_batches(evaluator: MacroEvaluator, this: exp.Expr) -> exp.Expr:
 
     `this` names the model itself. When the model is evaluated, the watermark is read first and
     inlined as a literal, so the engine skips old data by its min/max statistics instead of
-    comparing every row with a subquery; in every other stage (loading, unit tests) it stays the
+    comparing every row with a subquery (0 when SQLMesh is about to replace the table); in every other stage (loading, unit tests) it stays the
     equivalent self-referencing subquery, which is also what declares the self-dependency.
     """
     table = exp.to_table(this.sql(dialect=evaluator.dialect), dialect=evaluator.dialect)
@@ -27,7 +29,8 @@ def new_batches(evaluator: MacroEvaluator, this: exp.Expr) -> exp.Expr:
         adapter = evaluator.engine_adapter
         physical = exp.to_table(evaluator.this_model, dialect=evaluator.dialect)
         value = 0
-        if adapter.table_exists(physical):
+        # a table about to be replaced must receive everything (see casper.pipeline.replaces_table)
+        if not replaces_table(evaluator) and adapter.table_exists(physical):
             row = adapter.fetchone(
                 exp.select(exp.func("MAX", exp.column("batch_no"))).from_(physical)
             )
