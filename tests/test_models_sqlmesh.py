@@ -101,13 +101,20 @@ def test_models_are_written_in_the_duckdb_dialect(context):
 
 
 def _macro_module(name: str):
+    """A macro file of the project as a module, leaving SQLMesh's global macro registry as it was
+    (the decorator registers on import; a stray entry would be serialized into later projects)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        f"casper_macros_{name}", models_dir() / "macros" / f"{name}.py"
-    )
+    from sqlmesh.core.macros import macro
+
+    path = models_dir() / "macros" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"casper_macros_{name}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    registry = macro.get_registry()
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        macro.set_registry(registry)
     return module
 
 
