@@ -448,8 +448,8 @@ def run_pipeline(
     Incremental: only files not ingested before are read (listing the landing folder is the only work
     that grows with history on the read side), each exactly once. Records that cannot be parsed go to
     lakeflow.quarantine with their file, raw text and reason. Silver, gold and ai tables take in what
-    is new (models/README.md) and are audited. The first call on a home builds the warehouse (a SQLMesh plan).
-    `on_progress` receives one human-readable line per step and model.
+    is new (models/README.md) and are audited. The first call on a home builds the warehouse (a
+    SQLMesh plan). `on_progress` receives one human-readable line per step and model.
 
     Raises PipelineError when a model or an audit fails (nothing is half-ingested; the next call
     resumes), PipelineBusy when another process keeps this home's pipeline busy.

@@ -15,8 +15,9 @@ def new_batches(evaluator: MacroEvaluator, this: exp.Expr) -> exp.Expr:
 
     `this` names the model itself. When the model is evaluated, the watermark is read first and
     inlined as a literal, so the engine skips old data by its min/max statistics instead of
-    comparing every row with a subquery (0 when SQLMesh is about to replace the table); in every other stage (loading, unit tests) it stays the
-    equivalent self-referencing subquery, which is also what declares the self-dependency.
+    comparing every row with a subquery (0 when SQLMesh is about to replace the table); in every
+    other stage (loading, unit tests) it stays the equivalent self-referencing subquery, which is
+    also what declares the self-dependency.
     """
     table = exp.to_table(this.sql(dialect=evaluator.dialect), dialect=evaluator.dialect)
     seen = exp.column("batch_no", table="seen")
