@@ -18,6 +18,7 @@ from casper.appstore import (
     deny_draft,
 )
 from tui.dialogs import DecisionForm
+from tui.formatting import money
 from tui.messages import DecisionSaved, StoreFailed
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 
 class DecidingScreen(Screen):
-    """Subclasses say which order is in view (`decision_target`) and react to `DecisionSaved`."""
+    """Subclasses say which order is in view (`decision_target`) and refresh once a decision is
+    stored (`decision_stored`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -42,6 +44,19 @@ class DecidingScreen(Screen):
 
     def decision_started(self, next_order_id: str | None) -> None:
         """Called as soon as a decision is on its way to the store; by default nothing moves."""
+
+    def decision_stored(self, next_order_id: str | None) -> None:
+        """Called once a decision is in the store (after the notification): show what changed."""
+        raise NotImplementedError(f"{type(self).__name__} must refresh after a decision")
+
+    def on_decision_saved(self, saved: DecisionSaved) -> None:
+        decision = saved.decision
+        self.notify(
+            f"{decision.refund_class} USD {money(decision.amount_usd)} for order {decision.order_id}",
+            title="Decision saved",
+            markup=False,
+        )
+        self.decision_stored(saved.next_order_id)
 
     def save(
         self, draft: DecisionDraft, expected: Suggestion | None, next_order_id: str | None

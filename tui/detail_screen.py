@@ -14,7 +14,7 @@ from casper.appstore import OrderDetail, RecommendationRow, StoreError
 from tui.deciding import DecidingScreen
 from tui.formatting import DASH, class_styles, money, refund_class, when
 from tui.keymap import DETAIL_BINDINGS
-from tui.messages import DecisionSaved, DetailLoaded, StoreFailed
+from tui.messages import DetailLoaded, StoreFailed
 from tui.widgets import DeliveryGauge, RouteMap
 
 
@@ -176,13 +176,7 @@ class DetailScreen(DecidingScreen):
     def decision_target(self) -> tuple[RecommendationRow | None, str | None]:
         return (self.detail.recommendation if self.detail else None), None
 
-    def on_decision_saved(self, saved: DecisionSaved) -> None:
-        decision = saved.decision
-        self.notify(
-            f"{decision.refund_class} USD {money(decision.amount_usd)} for order {decision.order_id}",
-            title="Decision saved",
-            markup=False,
-        )
+    def decision_stored(self, next_order_id: str | None) -> None:
         self.load_detail()
 
     def on_store_failed(self, failed: StoreFailed) -> None:

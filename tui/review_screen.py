@@ -30,7 +30,6 @@ from tui.keymap import LIST_BINDINGS
 from tui.messages import (
     BulkAccepted,
     BulkPreviewReady,
-    DecisionSaved,
     ExportWritten,
     LocationsLoaded,
     PageLoaded,
@@ -224,14 +223,8 @@ class ReviewScreen(DecidingScreen):
         if next_order_id in order_ids:
             table.move_cursor(row=order_ids.index(next_order_id), animate=False)
 
-    def on_decision_saved(self, saved: DecisionSaved) -> None:
-        decision = saved.decision
-        self.notify(
-            f"{decision.refund_class} USD {money(decision.amount_usd)} for order {decision.order_id}",
-            title="Decision saved",
-            markup=False,
-        )
-        self.reload(saved.next_order_id)
+    def decision_stored(self, next_order_id: str | None) -> None:
+        self.reload(next_order_id)
 
     @on(DataTable.RowSelected, "#recommendations")
     def open_order(self, selected: DataTable.RowSelected) -> None:
