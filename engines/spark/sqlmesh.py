@@ -40,8 +40,19 @@ logger.sqlcontext.level = off
 """
 
 
+def _quiet_table_probes() -> None:
+    """pyspark also logs, from Python and as JSON on stderr, every exception it converts with a SQL
+    context: SQLMesh's probes for tables not built yet would print a page each (see LOG4J2)."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    PySparkLogger.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+
+
 def spark_conf(home: CasperHome) -> dict[str, str]:
     """Static Spark settings (they take effect when the JVM / session starts)."""
+    _quiet_table_probes()
     root = spark_dir(home)
     root.mkdir(parents=True, exist_ok=True)
     log_config = root / "log4j2.properties"
