@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from casper.demo import BackgroundLoops
+from casper.engine import open_engine
 from casper.home import CasperHome
-from engines import get_engine
+from casper.settings import Settings
 
 NOW = "2026-11-26T12:00:00"
 
@@ -62,7 +63,9 @@ def main() -> None:
     already = visible_orders(store)
     first_seen: dict[str, float] = {}
     loops = BackgroundLoops(
-        get_engine("duckdb", home), speed=args.speed, every=args.every, app_store_dsn=None
+        open_engine(Settings.load(home=home.root, engine="duckdb")),
+        speed=args.speed,
+        every=args.every,
     )
     loops.start()
     deadline = time.time() + args.seconds

@@ -18,8 +18,10 @@ from pathlib import Path
 
 from bench_generate import NOW, run_measured
 
+from casper.engine import open_engine
 from casper.home import CasperHome
 from casper.pipeline import Pipeline
+from casper.settings import Settings
 
 
 def fresh_copy(source: Path, name: str) -> CasperHome:
@@ -52,7 +54,7 @@ def main() -> None:
         f"full build, duckdb: {wall:.1f} s wall including ~6 s of imports (target <= 20), peak {peak / 2**30:.2f} GiB"
     )
 
-    pipeline = Pipeline(duckdb_home, "duckdb")
+    pipeline = Pipeline(open_engine(Settings.load(home=duckdb_home.root, engine="duckdb")))
     pipeline.tick()  # the watch loop's context is warm after its first tick
     timings = []
     for _ in range(args.ticks):

@@ -15,8 +15,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from casper.engine import Engine, engine_names, open_engine
 from casper.errors import CasperError
 from casper.home import CasperHome
+from casper.settings import Settings
 
 app = typer.Typer(
     name="casper",
@@ -52,14 +54,44 @@ ConfigOption = Annotated[
     typer.Option("--config", help="A location config file outside configs/ (repeatable)."),
 ]
 EngineOption = Annotated[
-    str, typer.Option("--engine", help="duckdb (embedded, default) or spark (local Spark, parity).")
+    str | None,
+    typer.Option(
+        "--engine",
+        help=f"{' | '.join(engine_names())}: duckdb is embedded, spark is local Spark (parity) "
+        "[default: $CASPER_ENGINE, else duckdb].",
+        show_default=False,
+    ),
 ]
 AppStoreOption = Annotated[
     str | None,
     typer.Option(
         "--app-store",
-        envvar="CASPER_APP_STORE",
-        help="PostgreSQL DSN for the app store (the Lakebase stand-in) [default: embedded, no server].",
+        help="PostgreSQL DSN for the app store (the Lakebase stand-in) "
+        "[default: $CASPER_APP_STORE, else embedded, no server].",
+        show_default=False,
+    ),
+]
+CatalogOption = Annotated[
+    str | None,
+    typer.Option(
+        help="CATALOG of the reference job, for the databricks engine "
+        "[default: $CASPER_CATALOG, else caspers].",
+        show_default=False,
+    ),
+]
+EventsVolumeOption = Annotated[
+    str | None,
+    typer.Option(
+        help="EVENTS_VOLUME of the reference job [default: $CASPER_EVENTS_VOLUME, else events].",
+        show_default=False,
+    ),
+]
+SimulatorSchemaOption = Annotated[
+    str | None,
+    typer.Option(
+        help="SIMULATOR_SCHEMA of the reference job "
+        "[default: $CASPER_SIMULATOR_SCHEMA, else simulator].",
+        show_default=False,
     ),
 ]
 DaysOption = Annotated[
@@ -86,12 +118,38 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @app.callback()
-def main_options(ctx: typer.Context, home: HomeOption = None) -> None:
-    ctx.obj = CasperHome.resolve(home)
+def main_options(
+    ctx: typer.Context,
+    home: HomeOption = None,
+    catalog: CatalogOption = None,
+    events_volume: EventsVolumeOption = None,
+    simulator_schema: SimulatorSchemaOption = None,
+) -> None:
+    ctx.obj = {
+        "home": home,
+        "catalog": catalog,
+        "events_volume": events_volume,
+        "simulator_schema": simulator_schema,
+    }
+
+
+def _settings(ctx: typer.Context, **given: Any) -> Settings:
+    """The settings: CASPER_* variables, overridden by the options given on the command line (a
+    command's own options over the global ones)."""
+    chosen = dict(ctx.obj or {})
+    chosen.update({key: value for key, value in given.items() if value is not None})
+    return Settings.load(**chosen)
 
 
 def _home(ctx: typer.Context) -> CasperHome:
-    return ctx.obj
+    return CasperHome(_settings(ctx).home)
+
+
+def _engine(
+    ctx: typer.Context, engine: str | None = None, app_store: str | None = None, **given: Any
+) -> Engine:
+    """The engine the options (or CASPER_ENGINE) name, bound to the settings."""
+    return open_engine(_settings(ctx, engine=engine, app_store=app_store, **given))
 
 
 def _notice(message: str) -> None:
@@ -126,11 +184,13 @@ def generate(
     seed: SeedOption = None,
     config: ConfigOption = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    engine: EngineOption = None,
 ) -> None:
     """Generate order history up to now into the landing folder (one file per location-day)."""
     from casper.generator.runs import plan_history, run_generate
 
-    home = _home(ctx)
+    bound = _engine(ctx, engine)
+    home = bound.home
     plan = plan_history(
         home, locations=locations, config_files=config or (), now=now, days=days, seed=seed
     )
@@ -145,7 +205,7 @@ def generate(
     ) as progress:
         task = progress.add_task(names, total=None)
         report = run_generate(
-            home,
+            bound,
             plan,
             workers=workers,
             notify=_notice,
@@ -184,6 +244,7 @@ def live(
         typer.Option(min=0.001, help="Flush at least this often (overrides batch_seconds)."),
     ] = None,
     config: ConfigOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Continue the simulation from its now into the future; Ctrl-C stops, running it again resumes."""
     from casper.config import resolve_locations
@@ -191,12 +252,13 @@ def live(
     from casper.generator.runs import plan_history, run_generate, run_live
     from casper.generator.simulation import from_us
 
-    home = _home(ctx)
+    bound = _engine(ctx, engine)
+    home = bound.home
     plan = load_plan(home.generator)
     if plan is None:
         _notice("no history yet: generating it first")
         plan = plan_history(home, locations=locations, config_files=config or ())
-        run_generate(home, plan, notify=_notice)
+        run_generate(bound, plan, notify=_notice)
     if locations != "all" or config:
         wanted = {c.location_name for c in resolve_locations(locations, config or ())}
         missing = sorted(wanted - {c.location_name for c in plan.configs})
@@ -214,7 +276,7 @@ def live(
         highlight=False,
     )
     streams = run_live(
-        home,
+        bound,
         plan,
         stop,
         speed=speed,
@@ -255,14 +317,15 @@ def replay(
     ] = None,
     batch_rows: Annotated[int, typer.Option(min=1)] = 10,
     batch_seconds: Annotated[float, typer.Option(min=0.001)] = 1.0,
+    engine: EngineOption = None,
 ) -> None:
     """Replay a stored dataset at any speed, shifted to the present; resumable."""
     from casper.generator.runs import run_replay
 
-    home = _home(ctx)
+    bound = _engine(ctx, engine)
     stop = _stop_on_signals()
     stream = run_replay(
-        home,
+        bound,
         dataset,
         stop,
         speed=speed,
@@ -282,16 +345,6 @@ def replay(
     )
 
 
-def _engine(ctx: typer.Context, name: str):
-    from engines import get_engine
-    from engines.base import UnknownEngineError
-
-    try:
-        return get_engine(name, _home(ctx))
-    except UnknownEngineError as exc:
-        raise CasperError(str(exc)) from None
-
-
 def _tick_line(report) -> str:
     return (
         f"{report.files_ingested} new files, +{report.bronze_rows_added:,} bronze, "
@@ -308,26 +361,24 @@ def pipeline(
         bool, typer.Option("--watch", help="Keep processing new files until Ctrl-C.")
     ] = False,
     every: Annotated[float, typer.Option(min=0.1, help="Seconds between watch ticks.")] = 5.0,
-    engine: EngineOption = "duckdb",
+    engine: EngineOption = None,
     app_store: AppStoreOption = None,
 ) -> None:
     """Refine landed events bronze -> silver -> gold (SQLMesh); with --watch also score and sync."""
     from casper.downstream import Downstream
     from casper.pipeline import PipelineError, run_pipeline, watch_pipeline
 
-    bound = _engine(ctx, engine)
+    bound = _engine(ctx, engine, app_store)
     bound.home.ensure()
     if not watch:
-        with err.status(f"[bold]pipeline[/] ({engine})") as spinner:
+        with err.status(f"[bold]pipeline[/] ({bound.name})") as spinner:
             try:
-                report = run_pipeline(
-                    bound.home, engine, on_progress=lambda line: spinner.update(line)
-                )
+                report = run_pipeline(bound, on_progress=lambda line: spinner.update(line))
             except PipelineError as exc:
                 raise CasperError(f"pipeline failed: {exc}") from None
-        out.print(f"pipeline ({engine}): {_tick_line(report)}", highlight=False)
+        out.print(f"pipeline ({bound.name}): {_tick_line(report)}", highlight=False)
         return
-    downstream = Downstream(bound, app_store, notify=_notice)
+    downstream = Downstream(bound, notify=_notice)
     stop = _stop_on_signals()
 
     def on_tick(report) -> None:
@@ -338,11 +389,11 @@ def pipeline(
         )
 
     out.print(
-        f"watching {bound.home.landing} every {every:g}s ({engine}); Ctrl-C to stop",
+        f"watching {bound.home.landing} every {every:g}s ({bound.name}); Ctrl-C to stop",
         highlight=False,
     )
     watch_pipeline(
-        bound.home, engine, every, stop, on_tick,
+        bound, every, stop, on_tick,
         on_error=lambda exc: err.print(f"[red]tick failed:[/] {exc}", highlight=False),
     )  # fmt: skip
 
@@ -360,13 +411,13 @@ def refunds_train(
             "--from-decisions", help="Learn from the manager's decisions in the app store."
         ),
     ] = False,
-    engine_name: EngineOption = "duckdb",
+    engine_name: EngineOption = None,
     app_store: AppStoreOption = None,
 ) -> None:
     """Fit the refund model, log it to MLflow, register a version and make it champion."""
     from casper.refunds.service import latest_decisions, train, train_from_decisions
 
-    engine = _engine(ctx, engine_name)
+    engine = _engine(ctx, engine_name, app_store)
     if not from_decisions:
         with err.status("[bold]training[/] the refund model"):
             report = train(engine, window_days=window_days)
@@ -378,9 +429,7 @@ def refunds_train(
             highlight=False,
         )
         return
-    from casper.appstore.store import open_store
-
-    with open_store(engine.home, app_store) as store:
+    with engine.open_app_store() as store:
         decisions = latest_decisions(store.decisions())
     with err.status("[bold]training[/] on the manager's decisions"):
         learned = train_from_decisions(engine, decisions, window_days=window_days)
@@ -395,7 +444,7 @@ def refunds_train(
 
 @refunds_app.command("score")
 @friendly
-def refunds_score(ctx: typer.Context, engine: EngineOption = "duckdb") -> None:
+def refunds_score(ctx: typer.Context, engine: EngineOption = None) -> None:
     """Score every delivered order the champion has not scored yet (spark: a Structured Streaming job)."""
     from casper.refunds.service import ChampionScorer
 
@@ -412,14 +461,13 @@ def refunds_score(ctx: typer.Context, engine: EngineOption = "duckdb") -> None:
 @app.command()
 @friendly
 def sync(
-    ctx: typer.Context, app_store: AppStoreOption = None, engine_name: EngineOption = "duckdb"
+    ctx: typer.Context, app_store: AppStoreOption = None, engine_name: EngineOption = None
 ) -> None:
     """Copy new and changed recommendations into the app store (reverse ETL)."""
-    from casper.appstore.store import open_store
     from casper.reverse_etl import sync_to_store
 
-    engine = _engine(ctx, engine_name)
-    with open_store(engine.home, app_store) as store:
+    engine = _engine(ctx, engine_name, app_store)
+    with engine.open_app_store() as store:
         report = sync_to_store(engine, store)
     out.print(
         f"synced {report.upserted:,} recommendations ({report.unchanged:,} unchanged)",
@@ -435,14 +483,14 @@ def review(
     user: Annotated[
         str | None, typer.Option(help="Who decides [default: your login name].")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Review refund recommendations in the terminal app."""
-    from casper.appstore.store import open_store
     from tui.app import run_review
 
-    home = _home(ctx)
-    with open_store(home, app_store) as store:
-        run_review(store, user, home=home)
+    bound = _engine(ctx, engine, app_store)
+    with bound.open_app_store() as store:
+        run_review(store, user, home=bound.home)
 
 
 @app.command()
@@ -459,29 +507,23 @@ def up(
     now: NowOption = None,
     days: DaysOption = None,
     seed: SeedOption = None,
-    engine: EngineOption = "duckdb",
+    engine: EngineOption = None,
     app_store: AppStoreOption = None,
-    catalog: Annotated[
-        str, typer.Option(help="CATALOG of the reference job (used by the databricks engine).")
-    ] = "caspers",
-    events_volume: Annotated[
-        str, typer.Option(help="EVENTS_VOLUME of the reference job.")
-    ] = "events",
-    simulator_schema: Annotated[
-        str, typer.Option(help="SIMULATOR_SCHEMA of the reference job.")
-    ] = "simulator",
+    catalog: CatalogOption = None,
+    events_volume: EventsVolumeOption = None,
+    simulator_schema: SimulatorSchemaOption = None,
 ) -> None:
     """Run the stages (raw_data, lakeflow, refund_agent, refund_stream, lakebase, app) in order."""
     from casper.manifest import Manifest
     from casper.stages import StageContext, UpParameters, run_stages, select_stages
 
     chosen = select_stages(s.strip() for s in stages.split(",")) if stages else select_stages(None)
-    bound = _engine(ctx, engine)
-    bound.home.ensure()
-    parameters = UpParameters(
-        locations=locations, now=now, days=days, seed=seed, catalog=catalog,
-        events_volume=events_volume, simulator_schema=simulator_schema, app_store_dsn=app_store,
+    bound = _engine(
+        ctx, engine, app_store,
+        catalog=catalog, events_volume=events_volume, simulator_schema=simulator_schema,
     )  # fmt: skip
+    bound.home.ensure()
+    parameters = UpParameters(locations=locations, now=now, days=days, seed=seed)
     context = StageContext(bound, parameters, Manifest.load(bound.home.root), notify=_notice)
     with err.status("") as spinner:
         run_stages(
@@ -509,17 +551,17 @@ def demo(
     user: Annotated[
         str | None, typer.Option(help="Who decides [default: your login name].")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """`up`, then live orders, the pipeline, scoring and sync in the background, and the review app."""
-    from casper.appstore.store import open_store
     from casper.demo import BackgroundLoops
     from tui.app import run_review
 
-    up(ctx, locations=locations, days=days, app_store=app_store)
-    bound = _engine(ctx, "duckdb")
-    loops = BackgroundLoops(bound, speed=speed, every=every, app_store_dsn=app_store).start()
+    up(ctx, locations=locations, days=days, engine=engine, app_store=app_store)
+    bound = _engine(ctx, engine, app_store)
+    loops = BackgroundLoops(bound, speed=speed, every=every).start()
     try:
-        with open_store(bound.home, app_store) as store:
+        with bound.open_app_store() as store:
             run_review(store, user, home=bound.home)
     finally:
         with err.status("stopping the live generator and the pipeline"):
@@ -531,15 +573,27 @@ def demo(
 
 @app.command()
 @friendly
-def down(ctx: typer.Context) -> None:
-    """Remove exactly what `casper up` created under the home (your own files stay)."""
+def down(ctx: typer.Context, engine: EngineOption = None) -> None:
+    """Remove exactly what `casper up` created (your own files and resources stay)."""
     from casper.manifest import Manifest
 
-    home = _home(ctx)
+    bound = _engine(ctx, engine)
+    home = bound.home
     manifest = Manifest.load(home.root)
     if not manifest.entries and not manifest.path.exists():
         out.print(f"nothing to remove: {home.root} has no manifest from `casper up`")
         return
+    deployment = bound.deployment()
+    if manifest.resources and deployment is None:
+        kinds = sorted({r.kind for r in manifest.resources})
+        raise CasperError(
+            f"{home.root} records {len(manifest.resources)} resources elsewhere ({', '.join(kinds)}): "
+            "run `casper down` with the --engine that created them"
+        )
+    if deployment is not None:
+        deployment.teardown(
+            manifest, say=lambda line: out.print(f"removed {line}", highlight=False)
+        )
     dropped = []
     if manifest.app_store_dsn:
         from casper.appstore.store import drop_app_store
@@ -578,11 +632,12 @@ def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable, stable keys.")] = False,
     app_store: AppStoreOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """What exists under the home: landed events, tables, models, decisions."""
     from casper.status import collect_status, render_status
 
-    report = collect_status(_home(ctx), app_store)
+    report = collect_status(_engine(ctx, engine, app_store))
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:

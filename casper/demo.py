@@ -11,15 +11,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from casper.engine import Engine
+
 
 @dataclass
 class BackgroundLoops:
     """Live generation and the pipeline watch, on threads, stopped by one event."""
 
-    engine: object
+    engine: Engine
     speed: float
     every: float
-    app_store_dsn: str | None
     stop: threading.Event = field(default_factory=threading.Event)
     errors: list[str] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -39,16 +40,15 @@ class BackgroundLoops:
 
         plan = load_plan(self.engine.home.generator)
         if plan is not None:
-            run_live(self.engine.home, plan, self.stop, speed=self.speed)
+            run_live(self.engine, plan, self.stop, speed=self.speed)
 
     def _pipeline(self) -> None:
         from casper.downstream import Downstream
         from casper.pipeline import watch_pipeline
 
-        downstream = Downstream(self.engine, self.app_store_dsn, notify=self.errors.append)
+        downstream = Downstream(self.engine, notify=self.errors.append)
         watch_pipeline(
-            self.engine.home,
-            self.engine.name,
+            self.engine,
             self.every,
             self.stop,
             on_tick=lambda report: downstream.run(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from casper.engine import Engine
 from casper.refunds.registry import NoChampionError
 from casper.refunds.service import ChampionScorer
 
@@ -21,17 +22,13 @@ class DownstreamReport:
 
 
 class Downstream:
-    def __init__(
-        self, engine, app_store_dsn: str | None, notify: Callable[[str], None] | None = None
-    ) -> None:
+    def __init__(self, engine: Engine, notify: Callable[[str], None] | None = None) -> None:
         self.engine = engine
-        self.app_store_dsn = app_store_dsn
         self.notify = notify
         self.scorer = ChampionScorer(engine)
         self._warned = False
 
     def run(self) -> DownstreamReport:
-        from casper.appstore.store import open_store
         from casper.reverse_etl import sync_to_store
 
         scored, version = 0, None
@@ -42,6 +39,6 @@ class Downstream:
             if not self._warned and self.notify:
                 self.notify(str(exc))
             self._warned = True
-        with open_store(self.engine.home, self.app_store_dsn) as store:
+        with self.engine.open_app_store() as store:
             synced = sync_to_store(self.engine, store).upserted
         return DownstreamReport(scored=scored, synced=synced, model_version=version)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-
-DEFAULT_HOME = Path(".casper")
 
 
 @dataclass(frozen=True)
@@ -14,10 +11,11 @@ class CasperHome:
     root: Path
 
     @classmethod
-    def resolve(cls, explicit: str | os.PathLike[str] | None = None) -> CasperHome:
-        """`--home` wins, then `$CASPER_HOME`, then `./.casper`."""
-        chosen = explicit or os.environ.get("CASPER_HOME") or DEFAULT_HOME
-        return cls(Path(chosen).expanduser().absolute())
+    def resolve(cls, explicit: str | Path | None = None) -> CasperHome:
+        """`--home` wins, then `$CASPER_HOME`, then `./.casper` (casper.settings.Settings)."""
+        from casper.settings import Settings
+
+        return cls(Settings.load(home=explicit).home)
 
     @property
     def landing(self) -> Path:

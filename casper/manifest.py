@@ -2,6 +2,8 @@
 
 Entries are paths relative to the home: a file, a folder the project owns whole, or a glob of files
 inside a folder (so a user's own file beside ours survives). Folders emptied by `down` go too.
+Resources are what an engine deploying elsewhere made (a workspace's catalog, jobs, ...), in the
+order made, each with whether `up` created it (a resource the user already had is never deleted).
 """
 
 from __future__ import annotations
@@ -11,9 +13,24 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["file", "folder", "glob"]
+
+
+@dataclass(frozen=True)
+class Resource:
+    #: what it is, e.g. "catalog", "job"
+    kind: str
+    #: its name (or path) in the place it lives
+    name: str
+    #: False for a resource that existed before `up` (used, never deleted)
+    created: bool
+    #: the identifier the place gives it, when not the name (a job id)
+    id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "created": self.created, "id": self.id}
 
 
 @dataclass
@@ -22,6 +39,7 @@ class Manifest:
     entries: dict[str, Kind] = field(default_factory=dict)
     stages: dict[str, bool] = field(default_factory=dict)
     app_store_dsn: str | None = None
+    resources: list[Resource] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -35,7 +53,21 @@ class Manifest:
             manifest.entries = dict(raw.get("entries", {}))
             manifest.stages = dict(raw.get("stages", {}))
             manifest.app_store_dsn = raw.get("app_store_dsn")
+            manifest.resources = [Resource(**r) for r in raw.get("resources", [])]
         return manifest
+
+    def resource(self, kind: str, name: str) -> Resource | None:
+        return next((r for r in self.resources if (r.kind, r.name) == (kind, name)), None)
+
+    def add_resource(self, resource: Resource) -> None:
+        """Record a resource once (the first record says whether we created it) and save."""
+        if self.resource(resource.kind, resource.name) is None:
+            self.resources.append(resource)
+            self.save()
+
+    def forget_resource(self, resource: Resource) -> None:
+        self.resources = [r for r in self.resources if r != resource]
+        self.save()
 
     def record(self, relative: str, kind: Kind) -> None:
         self.entries[relative] = kind
@@ -47,6 +79,7 @@ class Manifest:
             "entries": self.entries,
             "stages": self.stages,
             "app_store_dsn": self.app_store_dsn,
+            "resources": [r.as_dict() for r in self.resources],
         }
         temporary.write_text(json.dumps(document, indent=2, sort_keys=True))
         os.replace(temporary, self.path)

@@ -1,7 +1,7 @@
 """The Lakeflow stage: landing files -> bronze / quarantine -> staging -> silver -> gold and ai tables.
 
-The SQLMesh project is `models/` (`casper.resources.models_dir`). An engine decides only where the
-models run (its gateway: `engines/<name>/sqlmesh.py`) and how landing files are read (the
+The SQLMesh project is `models/` (`casper.resources.models_dir`). The engine (casper.engine.Engine)
+decides only where the models run (its gateway) and how landing files are listed and read (the
 `@landing_records` macro, `models/macros/landing.py`). Each call processes everything landed so far:
 
 * `lakeflow.landing_records` is append-only. Its macro lists the landing folder, asks the table which
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import os
 import threading
 import time
@@ -36,9 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from casper.engine import Engine, open_engine
 from casper.errors import CasperError
 from casper.home import CasperHome
 from casper.resources import models_dir
+from casper.settings import Settings
 
 if TYPE_CHECKING:
     from sqlmesh import Context
@@ -55,8 +56,6 @@ MODELS_START = "2024-01-01"
 COMPACT_EVERY = 100
 #: how long a tick waits for another process's tick on the same home
 LOCK_TIMEOUT_S = 120.0
-#: the landing files the pipeline reads (names starting with "." are a writer's temporaries)
-LANDING_SUFFIXES = (".ndjson", ".jsonl", ".json")
 
 ProgressCallback = Callable[[str], None]
 
@@ -91,21 +90,6 @@ class PipelineReport:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
-def landed_files(folder: str | os.PathLike[str]) -> list[str]:
-    """The names of the landing files in `folder` that the pipeline reads, sorted."""
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return []
-    return sorted(
-        entry.name
-        for entry in entries
-        if not entry.name.startswith(".")
-        and entry.name.endswith(LANDING_SUFFIXES)
-        and entry.is_file()
-    )
-
-
 def replaces_table(evaluator) -> bool:
     """Whether SQLMesh replaces the table of the model being evaluated with the result, instead of
     adding the result to it: the model has no recorded interval yet. That is its first build, or a
@@ -115,21 +99,35 @@ def replaces_table(evaluator) -> bool:
     return snapshot is not None and not snapshot.intervals
 
 
-def _engine_module(engine: str):
-    return importlib.import_module(f"engines.{engine}.sqlmesh")
+#: the engines of this process's pipelines, for their macros: (engine name, home) -> engine
+_running: dict[tuple[str, str], Engine] = {}
 
 
-def sqlmesh_config(
-    engine: str, home: CasperHome, *, gateway: str | None = None, **variables: Any
-) -> Config:
-    """The SQLMesh Config of one engine's gateway (one Config per gateway: loading Spark's starts
-    Spark), named `gateway` (default: the engine's name). `variables` override the project's
+def engine_of(name: str, home: str) -> Engine:
+    """The engine a SQLMesh macro evaluates for, named by the project's variables `casper_engine`
+    and `casper_home`: the pipeline's own engine object, or (the `sqlmesh` CLI) one opened from the
+    settings. (A macro must read the variables itself: SQLMesh passes a model only the variables
+    its macros' code names.)"""
+    running = _running.get((name, home))
+    if running is not None:
+        return running
+    return open_engine(Settings.load(home=home, engine=name))
+
+
+def landed_names(engine: Engine) -> set[str]:
+    return {landed.name for landed in engine.lander().list()}
+
+
+def sqlmesh_config(engine: Engine, **variables: Any) -> Config:
+    """The SQLMesh Config of the engine's gateway (one Config per gateway: loading Spark's starts
+    Spark), named after the engine. `variables` override the project's
     (e.g. timings_window_minutes=60)."""
     from sqlmesh.core.config import CategorizerConfig, Config, ModelDefaultsConfig, PlanConfig
 
+    home = engine.home
     return Config(
-        gateways={gateway or engine: _engine_module(engine).gateway_config(home)},
-        default_gateway=gateway or engine,
+        gateways={engine.name: engine.gateway_config()},
+        default_gateway=engine.name,
         model_defaults=ModelDefaultsConfig(
             dialect="duckdb",
             start=MODELS_START,
@@ -138,7 +136,9 @@ def sqlmesh_config(
             allow_partials=True,
         ),
         variables={
-            "landing_dir": str(home.landing),
+            # the landing macro asks this engine for the landing files (engine_of)
+            "casper_engine": engine.name,
+            "casper_home": str(home.root),
             "timings_window_minutes": TIMINGS_WINDOW_MINUTES,
             **variables,
         },
@@ -241,17 +241,15 @@ class Pipeline:
 
     def __init__(
         self,
-        home: CasperHome,
-        engine: str = "duckdb",
+        engine: Engine,
         *,
         on_progress: ProgressCallback | None = None,
         variables: dict[str, Any] | None = None,
         models_path: Path | None = None,
     ) -> None:
-        from engines import get_engine
-
-        self.home = home.ensure()
-        self.engine = get_engine(engine, home)
+        self.engine = engine
+        self.home = engine.home.ensure()
+        _running[(engine.name, str(self.home.root))] = engine
         self.on_progress = on_progress
         self.variables = dict(variables or {})
         self.models_path = models_path or models_dir()
@@ -289,10 +287,8 @@ class Pipeline:
             with self._console_installed():
                 self._context = Context(
                     paths=str(self.models_path),
-                    config=sqlmesh_config(
-                        self.engine.name, self.home, gateway=self.engine.gateway, **self.variables
-                    ),
-                    gateway=self.engine.gateway,
+                    config=sqlmesh_config(self.engine, **self.variables),
+                    gateway=self.engine.name,
                 )
             self._context.console = self._console
         return self._context
@@ -309,7 +305,7 @@ class Pipeline:
             nothing_new = (
                 last is not None
                 and self._ingested is not None
-                and set(landed_files(self.home.landing)) <= self._ingested
+                and landed_names(self.engine) <= self._ingested
             )
             if nothing_new:
                 return dataclasses.replace(
@@ -340,7 +336,7 @@ class Pipeline:
                     self._scheduler = self.context.scheduler(environment=ENVIRONMENT)
                 # a first build processes everything landed; a plan completing a failed one
                 # backfills only what failed, so files landed meanwhile still need a run
-                if not planned or set(landed_files(self.home.landing)) - self._ingested_files():
+                if not planned or landed_names(self.engine) - self._ingested_files():
                     if self._ticks % COMPACT_EVERY == 0:
                         self.context.state_sync.compact_intervals()
                     self._progress("running")
@@ -426,24 +422,19 @@ class Pipeline:
         """Close every connection: the warehouse is free for other processes until the next tick."""
         if self._context is not None:
             self._context.close()
-        closer = getattr(_engine_module(self.engine.name), "close_connections", None)
-        if closer is not None:
-            closer(self.home)
+        self.engine.release_connections()
 
     def close(self) -> None:
         """Release connections and engine resources (stops a local Spark session)."""
         self.release()
-        shutdown = getattr(_engine_module(self.engine.name), "shutdown", None)
-        if shutdown is not None and self._context is not None:
-            shutdown(self.home)
+        if self._context is not None:
+            self.engine.shutdown()
         self._context = None
         self._scheduler = None
 
 
-def run_pipeline(
-    home: CasperHome, engine: str = "duckdb", *, on_progress: ProgressCallback | None = None
-) -> PipelineReport:
-    """Process everything landed so far under `home` with `engine` ("duckdb" or "spark").
+def run_pipeline(engine: Engine, *, on_progress: ProgressCallback | None = None) -> PipelineReport:
+    """Process everything landed so far with `engine` (bound to its home).
 
     Incremental: only files not ingested before are read (listing the landing folder is the only work
     that grows with history on the read side), each exactly once. Records that cannot be parsed go to
@@ -454,7 +445,7 @@ def run_pipeline(
     Raises PipelineError when a model or an audit fails (nothing is half-ingested; the next call
     resumes), PipelineBusy when another process keeps this home's pipeline busy.
     """
-    pipeline = Pipeline(home, engine, on_progress=on_progress)
+    pipeline = Pipeline(engine, on_progress=on_progress)
     try:
         return pipeline.tick()
     finally:
@@ -462,8 +453,7 @@ def run_pipeline(
 
 
 def watch_pipeline(
-    home: CasperHome,
-    engine: str = "duckdb",
+    engine: Engine,
     every: float = 5.0,
     stop: threading.Event | None = None,
     on_tick: Callable[[PipelineReport], None] | None = None,
@@ -479,7 +469,7 @@ def watch_pipeline(
     connection stays open between ticks, so other processes can read warehouse.duckdb meanwhile.
     """
     stop = stop or threading.Event()
-    pipeline = Pipeline(home, engine, on_progress=on_progress)
+    pipeline = Pipeline(engine, on_progress=on_progress)
     try:
         while not stop.is_set():
             started = time.monotonic()
@@ -495,49 +485,3 @@ def watch_pipeline(
             stop.wait(max(0.0, every - (time.monotonic() - started)))
     finally:
         pipeline.close()
-
-
-# -- reading the warehouse from anywhere ----------------------------------------------------------
-
-COUNT_QUERIES = {
-    "bronze_events": "SELECT COUNT(*) FROM lakeflow.all_events",
-    "quarantined": "SELECT COUNT(*) FROM lakeflow.quarantine",
-    "orders": "SELECT COUNT(*) FROM ai.order_delivery_times",
-    "delivered_orders": "SELECT COUNT(*) FROM ai.order_delivery_times WHERE delivered_ts IS NOT NULL",
-}
-
-
-def warehouse_counts(
-    home: CasperHome, *, attempts: int = 5, wait_s: float = 0.1
-) -> dict[str, int | None]:
-    """bronze_events, quarantined, orders (with order_created) and delivered_orders in warehouse.duckdb.
-
-    0 for a table not built yet (or no warehouse at all); None when the warehouse cannot be read,
-    e.g. a pipeline tick holds its lock for longer than `attempts` x `wait_s`. Opens the file
-    read-only, closes it at once, never raises for a missing or locked warehouse.
-    """
-    import duckdb
-
-    unknown: dict[str, int | None] = dict.fromkeys(COUNT_QUERIES)
-    if not home.warehouse.exists():
-        return dict.fromkeys(COUNT_QUERIES, 0)
-    for attempt in range(attempts):
-        try:
-            connection = duckdb.connect(str(home.warehouse), read_only=True)
-        except duckdb.Error:
-            if attempt + 1 < attempts:
-                time.sleep(wait_s)
-            continue
-        counts: dict[str, int | None] = {}
-        try:
-            for key, sql in COUNT_QUERIES.items():
-                try:
-                    counts[key] = int(connection.execute(sql).fetchone()[0])
-                except duckdb.CatalogException:
-                    counts[key] = 0
-                except duckdb.Error:
-                    counts[key] = None
-        finally:
-            connection.close()
-        return counts
-    return unknown

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import polars as pl
 
+from casper.appstore import AppStore
 from casper.appstore.sync import SyncReport, sync_frames
+from casper.engine import Engine
 from casper.refunds.service import location_titles
 
 
-def sync_to_store(engine, store) -> SyncReport:
+def sync_to_store(engine: Engine, store: AppStore) -> SyncReport:
     """Everything scored after the newest recommendation the store holds."""
     recommendations, context = engine.warehouse().sync_frames(store.newest_scored_ts())
     if recommendations.is_empty():

@@ -9,33 +9,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from casper.engine import Engine
 from casper.errors import CasperError
+from casper.home import CasperHome
 from casper.manifest import Manifest
 
 
 @dataclass(frozen=True)
 class UpParameters:
-    """The reference job's parameters, plus the generator's."""
+    """The generator's parameters (the reference job's CATALOG, EVENTS_VOLUME and SIMULATOR_SCHEMA
+    are in the engine's settings)."""
 
     locations: str = "all"
     now: str | None = None
     days: int | None = None
     seed: int | None = None
-    catalog: str = "caspers"
-    events_volume: str = "events"
-    simulator_schema: str = "simulator"
-    app_store_dsn: str | None = None
 
 
 @dataclass
 class StageContext:
-    engine: object
+    engine: Engine
     parameters: UpParameters
     manifest: Manifest
     notify: Callable[[str], None] = field(default=lambda message: None)
 
     @property
-    def home(self):
+    def home(self) -> CasperHome:
         return self.engine.home
 
 
@@ -49,36 +48,42 @@ class Stage:
 
 
 def _raw_data(context: StageContext) -> str:
+    for pattern in ("landing/history-*.ndjson", "landing/live-*.ndjson", "landing/replay-*.ndjson"):
+        context.manifest.record(pattern, "glob")
+    return land_history(context)
+
+
+def land_history(context: StageContext) -> str:
+    """Generate the history on this machine and land it with the engine's lander (for every
+    engine: a remote engine's lander uploads); returns the stage's summary."""
     from casper.generator.runs import plan_history, run_generate
 
     p = context.parameters
-    for pattern in ("landing/history-*.ndjson", "landing/live-*.ndjson", "landing/replay-*.ndjson"):
-        context.manifest.record(pattern, "glob")
     context.manifest.record("roads/*.routes-*.npz", "glob")
     context.manifest.record("generator", "folder")
     context.manifest.save()
     plan = plan_history(context.home, locations=p.locations, now=p.now, days=p.days, seed=p.seed)
-    report = run_generate(context.home, plan, notify=context.notify)
+    report = run_generate(context.engine, plan, notify=context.notify)
     landed = (
         f"{report.events:,} events in {report.files_written} files"
         if report.files_written
         else "nothing new"
     )
-    return f"history up to {plan.now.isoformat(sep=' ')}: {landed} -> {context.home.landing}"
+    where = getattr(context.engine.lander(), "folder", context.home.landing)
+    return f"history up to {plan.now.isoformat(sep=' ')}: {landed} -> {where}"
 
 
 def _lakeflow(context: StageContext) -> str:
     from casper.pipeline import run_pipeline
 
-    for name in ("warehouse.duckdb", "warehouse.duckdb.wal"):
-        context.manifest.record(name, "file")
-    for folder in ("sqlmesh", "spark"):
-        context.manifest.record(folder, "folder")
+    context.manifest.record("sqlmesh", "folder")
+    for relative, kind in context.engine.warehouse_state():
+        context.manifest.record(relative, kind)
     context.manifest.save()
-    report = run_pipeline(context.home, context.engine.name)
+    report = run_pipeline(context.engine)
     return (
         f"{report.bronze_rows_total:,} events in lakeflow.all_events, {report.quarantined_total:,} quarantined "
-        f"-> {context.home.warehouse}"
+        f"({context.engine.name} warehouse)"
     )
 
 
@@ -88,7 +93,7 @@ def _refund_agent(context: StageContext) -> str:
 
     context.manifest.record("mlflow", "folder")
     context.manifest.save()
-    target = registry.RegistryTarget.of(context.engine)
+    target = context.engine.registry_target()
     champion = registry.champion_version(target)
     if champion is not None:
         return f"{target.model_name} version {champion} is already champion"
@@ -104,16 +109,15 @@ def _refund_stream(context: StageContext) -> str:
 
 
 def _lakebase(context: StageContext) -> str:
-    from casper.appstore.store import open_store
     from casper.reverse_etl import sync_to_store
 
-    dsn = context.parameters.app_store_dsn
+    dsn = context.engine.app_store_dsn()
     if dsn is None:
         context.manifest.record("appstore", "folder")
     else:
         context.manifest.app_store_dsn = dsn
     context.manifest.save()
-    with open_store(context.home, dsn) as store:
+    with context.engine.open_app_store() as store:
         report = sync_to_store(context.engine, store)
     where = "PostgreSQL" if dsn else str(context.home.root / "appstore")
     return (
@@ -122,11 +126,9 @@ def _lakebase(context: StageContext) -> str:
 
 
 def _app(context: StageContext) -> str:
-    from casper.appstore.store import open_store
-
     context.manifest.record("exports", "folder")
     context.manifest.save()
-    with open_store(context.home, context.parameters.app_store_dsn) as store:
+    with context.engine.open_app_store() as store:
         health = store.health()
         counts = store.counts()
     if not health.get("ok", True):
@@ -170,10 +172,11 @@ def run_stages(
     on_start: Callable[[Stage], None] | None = None,
     on_done: Callable[[Stage, str], None] | None = None,
 ) -> None:
+    deployment = context.engine.deployment()
     for stage in stages:
         if on_start:
             on_start(stage)
-        summary = stage.run(context)
+        summary = deployment.run_stage(stage.name, context) if deployment else stage.run(context)
         context.manifest.stages[stage.name] = True
         context.manifest.save()
         if on_done:

@@ -2,51 +2,48 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from casper.appstore.store import store_counts
-from casper.home import CasperHome
+from casper.engine import Engine
 from casper.landing import summarize_landing
 from casper.manifest import Manifest
-from casper.pipeline import warehouse_counts
 from casper.stages import stage_status
 
 
-def collect_status(home: CasperHome, app_store_dsn: str | None = None) -> dict[str, Any]:
-    landing = summarize_landing(home.landing, home.generator)
+def collect_status(engine: Engine) -> dict[str, Any]:
+    """Every figure through the engine: its lander, its warehouse, its model registry."""
+    home = engine.home
+    landing = summarize_landing(engine.lander(), home.generator)
     report: dict[str, Any] = {
         "home": str(home.root),
         "landed_events": landing.events,
         "newest_event_ts": landing.newest_event_ts,
         "landed_files": landing.files,
     }
-    report |= warehouse_counts(home)
-    report["recommendations"] = _recommendations(home)
-    report["champion_model_version"] = _champion(home)
-    report |= store_counts(home, app_store_dsn or Manifest.load(home.root).app_store_dsn)
+    counts = engine.warehouse().counts()
+    recommendations = counts.pop("recommendations")
+    report |= counts
+    report["recommendations"] = recommendations
+    report["champion_model_version"] = _champion(engine)
+    dsn = engine.app_store_dsn() or Manifest.load(home.root).app_store_dsn
+    report |= store_counts(home, dsn)
     report["stages"] = stage_status(home)
     return report
 
 
-def _recommendations(home: CasperHome) -> int | None:
-    from engines.duckdb.warehouse import DuckDBWarehouse, WarehouseBusyError
+def _champion(engine: Engine) -> str | None:
+    target = engine.registry_target()
+    local_store = target.tracking_uri.removeprefix("sqlite:///")
+    if local_store != target.tracking_uri and not Path(local_store).exists():
+        return None  # nothing registered yet; do not create an empty registry by asking
+    from casper.refunds.registry import champion_version
 
-    try:
-        return DuckDBWarehouse(home.warehouse).recommendation_count(wait_seconds=1.0)
-    except WarehouseBusyError:
-        return None
-
-
-def _champion(home: CasperHome) -> str | None:
-    if not (home.mlflow / "mlflow.db").exists():
-        return None
-    from casper.refunds.registry import RegistryTarget, champion_version
-    from engines import get_engine
-
-    return champion_version(RegistryTarget.of(get_engine("duckdb", home)))
+    return champion_version(target)
 
 
 LABELS = {

@@ -1,26 +1,26 @@
-"""SQLMesh configs for the `sqlmesh` CLI, one per gateway, each built only when asked for.
+"""SQLMesh configs for the `sqlmesh` CLI, one per engine, each built only when asked for.
 
 `sqlmesh -p models plan` uses `config` (the engine in $CASPER_ENGINE, default duckdb);
-`sqlmesh -p models --config spark_config plan` the Spark one. Only the requested config is built:
-loading Spark's starts a JVM. The home is $CASPER_HOME (default ./.casper), as for the `casper` CLI.
-The pipeline itself (casper.pipeline) builds the same Config in Python.
+`sqlmesh -p models --config spark_config plan` the Spark one (any registered engine's name works:
+`<name>_config`). Only the requested config is built: loading Spark's starts a JVM. The home is
+$CASPER_HOME (default ./.casper), as for the `casper` CLI; the pipeline itself
+(casper.pipeline.sqlmesh_config) builds the same Config.
 """
 
 from __future__ import annotations
 
-import os
-
-ENGINES = ("duckdb", "spark")
-
 
 def __getattr__(name: str):
-    from casper.home import CasperHome
+    from casper.engine import engine_names, open_engine
     from casper.pipeline import sqlmesh_config
+    from casper.settings import Settings
 
     if name == "config":
-        engine = os.environ.get("CASPER_ENGINE", "duckdb")
-    elif name.endswith("_config") and name.removesuffix("_config") in ENGINES:
-        engine = name.removesuffix("_config")
+        settings = Settings.load()
+    elif name.endswith("_config") and name.removesuffix("_config") in engine_names():
+        settings = Settings.load(engine=name.removesuffix("_config"))
     else:
         raise AttributeError(name)
-    return sqlmesh_config(engine, CasperHome.resolve().ensure())
+    engine = open_engine(settings)
+    engine.home.ensure()
+    return sqlmesh_config(engine)

@@ -7,7 +7,6 @@ import csv
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -457,37 +456,22 @@ def test_threads_share_one_store_safely(store: AppStore) -> None:
 
 
 @pytest.mark.slow
-def test_a_hundred_thousand_rows_page_fast(store: AppStore) -> None:
-    started = time.perf_counter()
+def test_a_hundred_thousand_rows_page_by_keyset(store: AppStore) -> None:
+    """Behaviour at size (the timings are benchmarks/bench_appstore.py's)."""
     report = sync_frames(store, *synthetic_frames(100_000))
-    sync_seconds = time.perf_counter() - started
     assert report.upserted == 100_000
-
-    def timed(call: Callable[[], T]) -> tuple[T, float]:
-        began = time.perf_counter()
-        result = call()
-        return result, time.perf_counter() - began
-
-    first, first_seconds = timed(store.page)
-    cursor, deep_seconds = first.next_cursor, []
+    first = store.page()
+    cursor = first.next_cursor
     for _ in range(50):
-        page, seconds = timed(lambda cursor=cursor: store.page(after=cursor))
-        deep_seconds.append(seconds)
+        page = store.page(after=cursor)
         cursor = page.next_cursor
     assert page.rows[0].order_id == f"s{5000:015x}"  # page 51 starts at row 5,001
-    filtered, filtered_seconds = timed(
-        lambda: store.page(
-            ListFilters(status="pending", refund_class="partial", location="chicago")
-        )
-    )
-    searched, search_seconds = timed(lambda: store.page(ListFilters(search="00ff")))
-    _, summary_seconds = timed(store.summary)
-    print(
-        f"\n{store.backend.name}: sync {sync_seconds:.2f}s, first page {first_seconds * 1000:.1f} ms, "
-        f"page 2-51 max {max(deep_seconds) * 1000:.1f} ms, filtered {filtered_seconds * 1000:.1f} ms, "
-        f"search {search_seconds * 1000:.1f} ms, summary {summary_seconds * 1000:.1f} ms"
-    )
+    filtered = store.page(ListFilters(status="pending", refund_class="partial", location="chicago"))
+    searched = store.page(ListFilters(search="00ff"))
     assert first.total == 100_000 and len(first.rows) == 100
     assert filtered.total > 0 and searched.total > 0
-    assert max(first_seconds, *deep_seconds) < 0.25
-    assert max(filtered_seconds, search_seconds, summary_seconds) < 1.0
+    assert all(
+        row.suggestion.refund_class == "partial" and row.location == "chicago"
+        for row in filtered.rows
+    )
+    assert all("00ff" in row.order_id for row in searched.rows)

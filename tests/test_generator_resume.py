@@ -13,7 +13,7 @@ import pytest
 from casper.generator.events import empty_events
 from casper.generator.simulation import to_us
 from casper.generator.stream import PacedStream, Position, run_streams
-from engines.base import LocalLander
+from engines.local import LocalLander
 from tests.cli_helpers import NOW, casper, casper_popen, landed_events, landed_lines
 
 UNTIL = (dt.datetime.fromisoformat(NOW) + dt.timedelta(hours=8)).isoformat()
@@ -163,5 +163,15 @@ def test_temporaries_of_a_killed_writer_are_swept(tmp_path):
     lander = LocalLander(tmp_path)
     (tmp_path / ".live-x-000000001.ndjson.123.tmp").write_text("half a fi")
     lander.land("a.ndjson", b"{}\n")
-    assert lander.sweep_temporaries() == 1
-    assert lander.names() == ["a.ndjson"]
+    assert lander.sweep() == 1
+    assert [landed.name for landed in lander.list()] == ["a.ndjson"]
+
+
+def test_a_lander_lists_only_landing_files(tmp_path):
+    lander = LocalLander(tmp_path)
+    for name in ("b.jsonl", "a.ndjson", "c.json", "notes.txt", ".hidden.ndjson", "d.ndjson.bak"):
+        (tmp_path / name).write_bytes(b"{}\n")
+    (tmp_path / "folder.ndjson").mkdir()
+    listed = lander.list()
+    assert [landed.name for landed in listed] == ["a.ndjson", "b.jsonl", "c.json"]
+    assert all(landed.size == 3 and landed.modified_ns > 0 for landed in listed)

@@ -13,6 +13,7 @@ from casper.home import CasperHome
 from casper.pipeline import sqlmesh_config
 from casper.resources import models_dir
 from tests import pipeline_fixtures as pf
+from tests.engine_helpers import engine_for
 
 # functions that exist in DuckDB only: none may survive the transpilation to Spark / Databricks
 DUCKDB_ONLY = (
@@ -42,7 +43,7 @@ def context(tmp_path_factory):
     from sqlmesh import Context
 
     home = CasperHome(tmp_path_factory.mktemp("models")).ensure()
-    return Context(paths=str(models_dir()), config=sqlmesh_config("duckdb", home))
+    return Context(paths=str(models_dir()), config=sqlmesh_config(engine_for(home)))
 
 
 def _sql_models(context):

@@ -21,8 +21,10 @@ import numpy as np
 import pytest
 
 from casper.home import CasperHome
-from casper.pipeline import Pipeline, PipelineReport, run_pipeline, warehouse_counts, watch_pipeline
+from casper.pipeline import Pipeline, PipelineReport, run_pipeline, watch_pipeline
+from casper.status import collect_status
 from tests import pipeline_fixtures as pf
+from tests.engine_helpers import engine_for
 
 ORDERS = pf.standard_orders()
 DQ_ORDERS = [
@@ -87,6 +89,10 @@ def landed(tmp_path_factory) -> Landed:
     pf.land_bytes(home.landing, "e.ndjson", b"")  # empty
     pf.land_bytes(home.landing, "f.ndjson", b'{"event_id": "\xff\xfe"}\n')  # not UTF-8
     pf.land_ndjson(home.landing, "g[1].ndjson", pf.events_of(ORDERS[:1]))  # a glob in the name
+    pf.land_ndjson(
+        home.landing, "h.jsonl", pf.events_of(ORDERS[1:2])
+    )  # JSON Lines by its other name
+    (home.landing / "i.NDJSON").write_text("{}\n")  # not a landing file (suffixes are exact)
     (home.landing / ".g.ndjson.123.tmp").write_text('{"half": ')  # a writer's temporary
     (home.landing / "notes.txt").write_text("not a landing file")
     records = {
@@ -97,9 +103,10 @@ def landed(tmp_path_factory) -> Landed:
         "e.ndjson": 0,
         "f.ndjson": 1,
         "g[1].ndjson": 1,  # never read: one quarantined record naming the file
+        "h.jsonl": len(pf.events_of(ORDERS[1:2])),
     }
     progress: list[str] = []
-    report = run_pipeline(home, on_progress=progress.append)
+    report = run_pipeline(engine_for(home), on_progress=progress.append)
     return Landed(home, records, bad, report, progress)
 
 
@@ -123,7 +130,12 @@ def test_counts_reconcile_landed_equals_bronze_plus_quarantine(landed):
         "quarantined": quarantined,
         "orders": len(ORDERS) + len(DQ_ORDERS),
         "delivered_orders": sum(o.delivered_min is not None for o in ORDERS + DQ_ORDERS),
+        "recommendations": 0,
     }
+    # `casper status` counts landing files and records by the same definition as the pipeline
+    status = collect_status(engine_for(home))
+    assert status["landed_files"] == len(records)
+    assert status["landed_events"] == sum(records.values()) == bronze + quarantined
 
 
 def test_bad_records_are_quarantined_with_file_raw_text_and_reason(landed):
@@ -295,7 +307,7 @@ def test_location_timings_match_numpy(landed):
 
 def test_rerun_without_new_files_ingests_nothing(landed):
     home, records = landed.home, landed.records
-    report = run_pipeline(home)
+    report = run_pipeline(engine_for(home))
     assert (report.files_ingested, report.bronze_rows_added, report.quarantined_added) == (0, 0, 0)
     assert report.bronze_rows_total + report.quarantined_total == sum(records.values())
 
@@ -341,7 +353,7 @@ def test_exactly_once_across_runs_and_files_landing_between_runs(tmp_path):
     home = _home(tmp_path)
     first, second = pf.events_of(ORDERS[:3]), pf.events_of(ORDERS[3:])
     pf.land_ndjson(home.landing, "001.ndjson", first)
-    pipeline = Pipeline(home)
+    pipeline = Pipeline(engine_for(home))
     try:
         r1 = pipeline.tick()
         assert (r1.files_ingested, r1.bronze_rows_added, r1.planned) == (1, len(first), True)
@@ -355,7 +367,7 @@ def test_exactly_once_across_runs_and_files_landing_between_runs(tmp_path):
         pipeline.close()
     # a file re-appearing under a name already ingested is not read again (by a new process either)
     pf.land_ndjson(home.landing, "001.ndjson", first + first)
-    r4 = run_pipeline(home)
+    r4 = run_pipeline(engine_for(home))
     assert (r4.files_ingested, r4.bronze_rows_added) == (0, 0)
     assert (r4.bronze_rows_total, r4.models_evaluated > 0) == (len(first) + len(second), True)
     assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.gold_order_header") == len(ORDERS)
@@ -375,7 +387,7 @@ def test_a_tick_failing_after_ingest_is_completed_by_the_next_without_reingestin
 
     home = _home(tmp_path)
     pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:2]))
-    pipeline = Pipeline(home)
+    pipeline = Pipeline(engine_for(home))
     try:
         pipeline.tick()
         evaluate = SnapshotEvaluator.evaluate
@@ -459,7 +471,7 @@ def _arrivals(seed: int, chunks: int) -> list[list[dict]]:
 
 def test_ticks_as_files_land_give_the_tables_of_one_build_from_scratch(tmp_path):
     live = _home(tmp_path / "live")
-    pipeline = Pipeline(live)
+    pipeline = Pipeline(engine_for(live))
     try:
         for i, events in enumerate(_arrivals(seed=5, chunks=5)):
             pf.land_ndjson(live.landing, f"{i:03d}.ndjson", events)
@@ -469,7 +481,7 @@ def test_ticks_as_files_land_give_the_tables_of_one_build_from_scratch(tmp_path)
     rebuilt = _home(tmp_path / "rebuilt")
     for path in sorted(live.landing.iterdir()):
         pf.land_bytes(rebuilt.landing, path.name, path.read_bytes())
-    assert run_pipeline(rebuilt).files_ingested == 7
+    assert run_pipeline(engine_for(rebuilt)).files_ingested == 7
     # the live tables were built a file at a time: orders counted and updated in different ticks
     assert pf.scalar(live, "SELECT COUNT(DISTINCT batch_no) FROM lakeflow.silver_orders") == 6
     assert pf.scalar(live, "SELECT COUNT(DISTINCT batch_no) FROM ai.order_delivery_times") >= 5
@@ -484,14 +496,14 @@ def test_an_order_created_landing_after_the_order_was_counted_changes_nothing(tm
     home = _home(tmp_path)
     order = ORDERS[0]
     pf.land_ndjson(home.landing, "001.ndjson", pf.order_events(order))
-    run_pipeline(home)
+    run_pipeline(engine_for(home))
     before = {name: pf.table(home, name) for name in DERIVED_TABLES}
     conflicting = dataclasses.replace(
         order, created=order.created - dt.timedelta(days=1), items=((5, 9),)
     )
     created = pf.order_events(conflicting)[0]
     pf.land_ndjson(home.landing, "002.ndjson", [{**created, "event_id": "other-event"}])
-    assert run_pipeline(home).bronze_rows_added == 1
+    assert run_pipeline(engine_for(home)).bronze_rows_added == 1
     assert {name: pf.table(home, name) for name in DERIVED_TABLES} == before
 
 
@@ -518,7 +530,7 @@ def test_a_first_build_failing_after_a_model_wrote_is_completed_by_the_next_tick
             raise RuntimeError("audit failed, say")
         return audit(self, snapshot, *args, **kwargs)
 
-    pipeline = Pipeline(home)
+    pipeline = Pipeline(engine_for(home))
     try:
         monkeypatch.setattr(Scheduler, "_audit_snapshot", failing)
         with pytest.raises(PipelineError, match="audit failed"):
@@ -538,14 +550,14 @@ def test_a_relanded_event_is_in_bronze_twice_but_counts_once(tmp_path):
     home = _home(tmp_path)
     events = pf.events_of(ORDERS[:2])
     pf.land_ndjson(home.landing, "001.ndjson", events)
-    run_pipeline(home)
+    run_pipeline(engine_for(home))
     gold_before = pf.table(home, "lakeflow.gold_order_header")
     silver_before = pf.table(home, "lakeflow.silver_order_items")
     times_before = pf.table(home, "ai.order_delivery_times")
     # the whole of o-1 lands again in a new file (at-least-once delivery upstream)
     again = [e for e in events if e["order_id"] == "o-1"]
     pf.land_ndjson(home.landing, "002.ndjson", again)
-    report = run_pipeline(home)
+    report = run_pipeline(engine_for(home))
     assert report.bronze_rows_added == len(again)
     assert pf.scalar(home, "SELECT COUNT(*) FROM lakeflow.all_events") == len(events) + len(again)
     assert pf.table(home, "lakeflow.silver_order_items") == silver_before
@@ -561,7 +573,7 @@ def test_watch_processes_new_files_until_stopped(tmp_path):
     stop = threading.Event()
     watcher = threading.Thread(
         target=watch_pipeline,
-        args=(home, "duckdb", 1.0, stop),
+        args=(engine_for(home), 1.0, stop),
         kwargs={"on_tick": reports.append, "on_error": errors.append},
     )
     watcher.start()
@@ -593,10 +605,16 @@ def test_the_first_run_builds_and_reports_progress(landed):
 # -- reading the warehouse while it is missing or busy -----------------------------------------------
 
 
+COUNT_KEYS = ("bronze_events", "quarantined", "orders", "delivered_orders", "recommendations")
+
+
+def warehouse_counts(home: CasperHome, wait_seconds: float = 1.0) -> dict[str, int | None]:
+    return engine_for(home).warehouse().counts(wait_seconds=wait_seconds)
+
+
 def test_warehouse_counts_without_a_warehouse(tmp_path):
-    assert warehouse_counts(CasperHome(tmp_path)) == dict.fromkeys(
-        ("bronze_events", "quarantined", "orders", "delivered_orders"), 0
-    )
+    assert warehouse_counts(CasperHome(tmp_path)) == dict.fromkeys(COUNT_KEYS, 0)
+    assert not CasperHome(tmp_path).warehouse.exists()  # asking created nothing
 
 
 def test_warehouse_counts_when_another_process_holds_the_lock(landed):
@@ -614,12 +632,7 @@ def test_warehouse_counts_when_another_process_holds_the_lock(landed):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        started = time.monotonic()
-        counts = warehouse_counts(home, attempts=3, wait_s=0.05)
-        assert counts == dict.fromkeys(
-            ("bronze_events", "quarantined", "orders", "delivered_orders")
-        )
-        assert time.monotonic() - started < 5
+        assert warehouse_counts(home, wait_seconds=0.1) == dict.fromkeys(COUNT_KEYS)
     finally:
         holder.communicate("")
     assert warehouse_counts(home)["bronze_events"] > 0

@@ -12,6 +12,7 @@ import pytest
 from casper.home import CasperHome
 from casper.pipeline import run_pipeline
 from tests import pipeline_fixtures as pf
+from tests.engine_helpers import engine_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -67,7 +68,8 @@ def _land_later_events(home: CasperHome) -> None:
     delivered = [e for e in pf.order_events(late) if e["event_type"] == "delivered"]
     new = pf.order_events(pf.OrderSpec("o-new", orders[0].created + dt.timedelta(hours=5)))
     pf.land_ndjson(home.landing, "round2-a.ndjson", [*delivered, *new[:4], pf.events_of(orders)[0]])
-    pf.land_ndjson(home.landing, "round2-b.ndjson", new[4:])
+    # .jsonl is a landing file like .ndjson, for the pipeline and for status alike
+    pf.land_ndjson(home.landing, "round2-b.jsonl", new[4:])
 
 
 def _duckdb_rows(home: CasperHome, table: str) -> tuple[list[str], list[tuple]]:
@@ -107,18 +109,34 @@ def test_spark_and_duckdb_build_identical_gold_and_ai_tables(tmp_path, capfd):
     home = CasperHome(tmp_path / "home").ensure()
     _land_parity_data(home)
 
-    duck = run_pipeline(home, "duckdb")
-    spark_report = run_pipeline(home, "spark")
+    duck = run_pipeline(engine_for(home, "duckdb"))
+    spark_report = run_pipeline(engine_for(home, "spark"))
     assert spark_report.models_evaluated >= 15  # the first build evaluates views and seeds too
     # SQLMesh probes for tables not built yet; neither Spark nor pyspark may log a page per probe
     assert "TABLE_OR_VIEW_NOT_FOUND" not in capfd.readouterr().err
     _assert_same_tables(home, duck, spark_report)
     # a second run on each engine takes only what landed since: append and partition replacement
     _land_later_events(home)
-    duck = run_pipeline(home, "duckdb")
-    spark_report = run_pipeline(home, "spark")
+    duck = run_pipeline(engine_for(home, "duckdb"))
+    spark_report = run_pipeline(engine_for(home, "spark"))
     assert (duck.files_ingested, spark_report.files_ingested) == (2, 2)
     _assert_same_tables(home, duck, spark_report)
+    _assert_status_reconciles_on_both_engines(home)
+
+
+def _assert_status_reconciles_on_both_engines(home: CasperHome) -> None:
+    """`casper status` reads through the engine: the spark home's counts come from its tables."""
+    from casper.status import collect_status
+
+    duck, spark = (
+        collect_status(engine_for(home, "duckdb")),
+        collect_status(engine_for(home, "spark")),
+    )
+    for status in (duck, spark):
+        assert status["landed_events"] == status["bronze_events"] + status["quarantined"]
+    figures = ("landed_files", "bronze_events", "quarantined", "orders", "delivered_orders")
+    assert {k: spark[k] for k in figures} == {k: duck[k] for k in figures}
+    assert spark["bronze_events"] > 0 and spark["delivered_orders"] > 0
 
 
 def _assert_same_tables(home: CasperHome, duck, spark_report) -> None:

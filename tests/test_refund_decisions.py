@@ -10,7 +10,7 @@ from casper.home import CasperHome
 from casper.refunds import registry
 from casper.refunds.learned import NotEnoughDecisionsError
 from casper.refunds.service import train, train_from_decisions
-from engines import get_engine
+from tests.engine_helpers import engine_for
 from tests.refund_fixtures import delivery_times, write_warehouse
 
 
@@ -18,7 +18,7 @@ from tests.refund_fixtures import delivery_times, write_warehouse
 def engine(tmp_path):
     home = CasperHome(tmp_path / "home").ensure()
     write_warehouse(home.warehouse, delivery_times(orders_per_location=300))
-    return get_engine("duckdb", home)
+    return engine_for(home, "duckdb")
 
 
 def strict_manager(orders: pd.DataFrame) -> pd.DataFrame:
@@ -44,7 +44,7 @@ def test_a_model_that_learns_the_managers_policy_beats_the_rules_and_becomes_cha
     assert comparison.learned_accuracy > comparison.rule_accuracy
     assert comparison.learned_amount_mae < comparison.rule_amount_mae
     assert report.promoted
-    target = registry.RegistryTarget.of(engine)
+    target = engine.registry_target()
     assert registry.champion_version(target) == report.version.version == "2"
     metrics = registry.version_metrics(target, "2")
     assert metrics["learned_accuracy"] == pytest.approx(comparison.learned_accuracy)
@@ -54,7 +54,7 @@ def test_a_model_that_learns_the_managers_policy_beats_the_rules_and_becomes_cha
 def test_decisions_that_follow_the_rules_leave_the_rule_model_champion(engine):
     first = train(engine, window_days=2)
     orders = delivery_times(orders_per_location=300)
-    model, _ = registry.load_champion(registry.RegistryTarget.of(engine))
+    model, _ = registry.load_champion(engine.registry_target())
     features = engine.warehouse().order_features(orders.order_id.tolist())
     agreed = model.predict(features.drop(columns=["delivered_ts"]))
     decisions = pd.DataFrame(
@@ -67,7 +67,7 @@ def test_decisions_that_follow_the_rules_leave_the_rule_model_champion(engine):
     report = train_from_decisions(engine, decisions, window_days=2)
     assert report.comparison.rule_accuracy == 1.0
     assert not report.promoted
-    assert registry.champion_version(registry.RegistryTarget.of(engine)) == first.version.version
+    assert registry.champion_version(engine.registry_target()) == first.version.version
 
 
 def test_too_few_decisions_is_a_clear_error(engine):

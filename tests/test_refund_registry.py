@@ -12,7 +12,7 @@ from casper.home import CasperHome
 from casper.refunds import registry
 from casper.refunds.service import ChampionScorer, train
 from casper.refunds.training import NotEnoughDataError
-from engines import get_engine
+from tests.engine_helpers import engine_for
 from tests.refund_fixtures import delivery_times, write_warehouse
 
 
@@ -20,7 +20,7 @@ from tests.refund_fixtures import delivery_times, write_warehouse
 def engine(tmp_path):
     home = CasperHome(tmp_path / "home").ensure()
     write_warehouse(home.warehouse, delivery_times())
-    return get_engine("duckdb", home)
+    return engine_for(home, "duckdb")
 
 
 def recommendations(engine) -> pd.DataFrame:
@@ -32,7 +32,7 @@ def recommendations(engine) -> pd.DataFrame:
 def test_train_registers_versions_and_moves_the_champion(engine):
     first = train(engine, window_days=2)
     assert first.version.version == "1"
-    target = registry.RegistryTarget.of(engine)
+    target = engine.registry_target()
     assert registry.champion_version(target) == "1"
     assert (engine.home.mlflow / "mlflow.db").exists()
     assert 0 < first.metrics["refunded_share"] < 0.5
@@ -103,4 +103,4 @@ def test_an_empty_warehouse_cannot_train(tmp_path):
     home = CasperHome(tmp_path).ensure()
     write_warehouse(home.warehouse, delivery_times().head(0))
     with pytest.raises(NotEnoughDataError, match="need at least 20 delivered orders .*got 0"):
-        train(get_engine("duckdb", home))
+        train(engine_for(home, "duckdb"))

@@ -22,8 +22,8 @@ from casper.home import CasperHome
 from casper.pipeline import run_pipeline
 from casper.refunds import registry
 from casper.refunds.service import ChampionScorer, train
-from engines import get_engine
 from tests import pipeline_fixtures as pf
+from tests.engine_helpers import engine_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -98,10 +98,10 @@ def world(tmp_path_factory):
     home = CasperHome(tmp_path_factory.mktemp("refund-stream") / "home").ensure()
     pf.bulk_landing(home.landing, orders=240, files=3, seed=11, days=2, route_points=(5, 30))
     pf.land_ndjson(home.landing, "flight.ndjson", pf.order_events(IN_FLIGHT))
-    run_pipeline(home, "duckdb")
-    run_pipeline(home, "spark")
+    run_pipeline(engine_for(home, "duckdb"))
+    run_pipeline(engine_for(home, "spark"))
 
-    duck, spark = get_engine("duckdb", home), get_engine("spark", home)
+    duck, spark = engine_for(home, "duckdb"), engine_for(home, "spark")
     trained = train(duck, window_days=1.0)
     assert ChampionScorer(duck).score_pending().scored == 240
     spark_report = ChampionScorer(spark).score_pending()
@@ -137,7 +137,7 @@ def test_the_stream_and_the_duckdb_loop_recommend_the_same(world):
 
     # the same recommendations appended again add nothing
     assert world.spark.warehouse().append_recommendations(world.first_spark.head(7)) == 0
-    assert world.spark.warehouse().recommendation_count() == 240
+    assert world.spark.warehouse().counts()["recommendations"] == 240
 
 
 def test_the_spark_warehouse_answers_like_the_duckdb_one(world):
@@ -174,7 +174,7 @@ def test_new_deliveries_are_scored_once_on_a_later_batch(world):
     from engines.spark.scoring import FixedChampion, run_refund_stream
 
     home = world.home
-    model, version = registry.load_champion(registry.RegistryTarget.of(world.spark))
+    model, version = registry.load_champion(world.spark.registry_target())
     assert version == world.version
     champion = FixedChampion(model, version)
     new = _new_orders()
@@ -189,7 +189,7 @@ def test_new_deliveries_are_scored_once_on_a_later_batch(world):
     early = run_refund_stream(home, champion)
     assert (early.batches, early.files, early.scored, early.caught_up) == (1, 1, 0, False)
 
-    run_pipeline(home, "spark")
+    run_pipeline(engine_for(home, "spark"))
     # the next landed file's batch scores every delivery still unscored
     pf.land_ndjson(home.landing, "round-3.ndjson", _waiting_order("wait-1", ROUND_TWO))
     later = run_refund_stream(home, champion)
@@ -205,7 +205,7 @@ def test_new_deliveries_are_scored_once_on_a_later_batch(world):
     spark_new = spark_all[~spark_all.order_id.isin(world.first_spark.order_id)]
     assert set(spark_new.order_id) == expected
 
-    run_pipeline(home, "duckdb")
+    run_pipeline(engine_for(home, "duckdb"))
     assert ChampionScorer(world.duck).score_pending().scored == len(expected)
     duck_all = _duck_recommendations(home)
     duck_new = duck_all[~duck_all.order_id.isin(world.first_duck.order_id)]
@@ -217,7 +217,7 @@ def test_a_processing_time_stream_runs_until_stopped(world):
     from engines.spark.scoring import FixedChampion, StreamTally, run_refund_stream
 
     home = world.home
-    model, version = registry.load_champion(registry.RegistryTarget.of(world.spark))
+    model, version = registry.load_champion(world.spark.registry_target())
     before = len(world.spark.warehouse().recommendations())
     tally, stop, failures = StreamTally(), threading.Event(), []
 

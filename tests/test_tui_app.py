@@ -276,17 +276,13 @@ async def test_paging_through_a_hundred_thousand_rows(tmp_path: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert text_of(pilot, "#pager").strip() == "Rows 1–100 of 100,000 · page 1 of 1,000"
-            seconds = []
             for _ in range(3):
-                started = time.perf_counter()
                 await press(pilot, "right_square_bracket")
-                seconds.append(time.perf_counter() - started)
             assert text_of(pilot, "#pager").strip() == "Rows 301–400 of 100,000 · page 4 of 1,000"
             assert listed(pilot)[0] == f"s{300:015x}"
             await press(pilot, "left_square_bracket")
             assert listed(pilot)[0] == f"s{200:015x}"
             await press(pilot, "a")  # the decision lands on page 3's highlighted row
-            assert max(seconds) < 1.5
         assert store.decisions()[0].order_id == f"s{200:015x}"
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import polars as pl
 
+from casper.engine import Lander
 from casper.generator.events import to_ndjson
 from casper.generator.kitchens import build_kitchens
 from casper.generator.plan import SimulationPlan
 from casper.generator.simulation import Kitchen
-from engines.base import LocalLander
 
 
 def history_file_name(location: str, day: dt.date) -> str:
@@ -65,7 +65,7 @@ def history_of_day(kitchen: Kitchen, day: dt.date, now_us: int) -> pl.DataFrame:
     return events.filter(pl.col("ts_us") < now_us)
 
 
-def _write_day(kitchen: Kitchen, day: dt.date, now_us: int, lander: LocalLander) -> DayResult:
+def _write_day(kitchen: Kitchen, day: dt.date, now_us: int, lander: Lander) -> DayResult:
     name = history_file_name(kitchen.name, day)
     if lander.exists(name):
         return DayResult(kitchen.name, day, name, 0, 0, skipped=True)
@@ -81,13 +81,13 @@ def _write_day(kitchen: Kitchen, day: dt.date, now_us: int, lander: LocalLander)
 _worker: dict[str, object] = {}
 
 
-def _init_worker(plan_json: str, roads_dir: str, landing: str) -> None:
+def _init_worker(plan_json: str, roads_dir: str, lander: Lander) -> None:
     plan = SimulationPlan.from_json(plan_json)
     _worker["plan"] = plan
     _worker["kitchens"] = {
         k.name: k for k in build_kitchens(plan.configs, plan.now_us, Path(roads_dir))
     }
-    _worker["lander"] = LocalLander(Path(landing))
+    _worker["lander"] = lander
 
 
 def _work(location: str, day: dt.date) -> DayResult:
@@ -98,7 +98,7 @@ def _work(location: str, day: dt.date) -> DayResult:
 
 def generate_history(
     plan: SimulationPlan,
-    landing: Path,
+    lander: Lander,
     roads_dir: Path,
     *,
     workers: int = 1,
@@ -110,8 +110,7 @@ def generate_history(
     tasks = [(k, day) for k in kitchens for day in history_days(plan, k)]
     if on_plan:
         on_plan(len(tasks))
-    lander = LocalLander(landing)
-    lander.sweep_temporaries()
+    lander.sweep()
     results: list[DayResult] = []
 
     def record(result: DayResult) -> None:
@@ -128,7 +127,8 @@ def generate_history(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(plan.to_json(), str(roads_dir), str(landing)),
+            # the lander is pickled into each worker: it must hold no open connection
+            initargs=(plan.to_json(), str(roads_dir), lander),
         ) as pool:
             futures = [pool.submit(_work, k.name, day) for k, day in tasks]
             for future in futures:

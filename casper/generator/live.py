@@ -7,11 +7,11 @@ from pathlib import Path
 
 import polars as pl
 
+from casper.engine import Lander
 from casper.generator.demand import US_PER_DAY
 from casper.generator.plan import SimulationPlan
 from casper.generator.simulation import Kitchen, from_us
 from casper.generator.stream import PacedStream, Position, after_position
-from engines.base import Lander
 
 # Orders take well under a day from creation to delivery, so the events at time t come from orders
 # created on t's day or the day before.

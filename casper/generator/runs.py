@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from casper.config import resolve_locations
+from casper.engine import Engine
 from casper.errors import CasperError
 from casper.generator.history import DayResult, HistoryReport, generate_history
 from casper.generator.kitchens import build_kitchens
@@ -17,7 +18,6 @@ from casper.generator.replay import ReplaySource, dataset_name, load_dataset, re
 from casper.generator.simulation import to_us
 from casper.generator.stream import PacedStream, StreamProgress, run_streams
 from casper.home import CasperHome
-from engines.base import LocalLander
 
 
 def plan_history(
@@ -46,7 +46,7 @@ def plan_history(
 
 
 def run_generate(
-    home: CasperHome,
+    engine: Engine,
     plan: SimulationPlan,
     *,
     workers: int = 1,
@@ -54,11 +54,11 @@ def run_generate(
     on_plan: Callable[[int], None] | None = None,
     on_day: Callable[[DayResult], None] | None = None,
 ) -> HistoryReport:
-    home.ensure()
+    home = engine.home.ensure()
     save_plan(home.generator, plan)
     return generate_history(
         plan,
-        home.landing,
+        engine.lander(),
         home.roads,
         workers=workers,
         notify=notify,
@@ -68,7 +68,7 @@ def run_generate(
 
 
 def run_live(
-    home: CasperHome,
+    engine: Engine,
     plan: SimulationPlan,
     stop: threading.Event,
     *,
@@ -80,9 +80,10 @@ def run_live(
     notify: Callable[[str], None] | None = None,
     on_flush: Callable[[StreamProgress], None] | None = None,
 ) -> list[PacedStream]:
+    home = engine.home
     kitchens = build_kitchens(plan.configs, plan.now_us, home.roads, notify)
-    lander = LocalLander(home.landing)
-    lander.sweep_temporaries()
+    lander = engine.lander()
+    lander.sweep()
     streams = live_streams(
         plan,
         kitchens,
@@ -98,7 +99,7 @@ def run_live(
 
 
 def run_replay(
-    home: CasperHome,
+    engine: Engine,
     dataset: Path,
     stop: threading.Event,
     *,
@@ -112,14 +113,15 @@ def run_replay(
 ) -> PacedStream:
     if speed <= 0:
         raise CasperError(f"--speed must be above 0, not {speed:g}")
+    home = engine.home
     events = load_dataset(dataset)
     name = dataset_name(dataset)
     shift = replay_shift(
         home.generator / f"replay-{name}.meta.json", int(events["ts_us"][0]), parse_now(None)
     )
     source = ReplaySource(events, shift, loop)
-    lander = LocalLander(home.landing)
-    lander.sweep_temporaries()
+    lander = engine.lander()
+    lander.sweep()
     stream = PacedStream(
         prefix=f"replay-{name}",
         source=source,

@@ -20,9 +20,9 @@ from typing import NamedTuple, Protocol
 
 import polars as pl
 
+from casper.engine import Lander
 from casper.generator.events import empty_events, to_ndjson
 from casper.generator.simulation import from_us, to_us
-from engines.base import Lander
 
 TICK_SECONDS = 0.05
 

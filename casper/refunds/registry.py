@@ -1,7 +1,7 @@
 """The refund model in MLflow: log a trained version, register it, point the `champion` alias at it.
 
 Which tracking server and registry (local sqlite, or Databricks' Unity Catalog) is the engine's
-answer; this module is the same for every engine.
+answer (Engine.registry_target); this module is the same for every engine.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from casper.engine import RegistryTarget
 from casper.errors import CasperError
 from casper.refunds.scoring import SCORING_INPUT
 
@@ -35,23 +36,6 @@ PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 
 class NoChampionError(CasperError):
     pass
-
-
-@dataclass(frozen=True)
-class RegistryTarget:
-    tracking_uri: str
-    registry_uri: str
-    artifact_location: str | None
-    model_name: str
-
-    @classmethod
-    def of(cls, engine) -> RegistryTarget:
-        return cls(
-            engine.tracking_uri(),
-            engine.registry_uri(),
-            engine.artifact_location(),
-            engine.model_name(),
-        )
 
 
 def _mlflow(target: RegistryTarget):

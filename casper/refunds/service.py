@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from casper.config import resolve_locations
+from casper.engine import Engine
 from casper.refunds import registry
 from casper.refunds.learned import Comparison
 from casper.refunds.learned import train_from_decisions as fit_on_decisions
@@ -23,13 +24,13 @@ class TrainReport:
     metrics: dict[str, float]
 
 
-def train(engine, *, window_days: float = 1.0, min_orders: int = 20) -> TrainReport:
+def train(engine: Engine, *, window_days: float = 1.0, min_orders: int = 20) -> TrainReport:
     delivered = engine.warehouse().delivered_orders(window_days)
     estimator, params, metrics, documents = train_rule_model(
         delivered, window_days=window_days, location_titles=location_titles(), min_orders=min_orders
     )
     version = registry.register(
-        registry.RegistryTarget.of(engine),
+        engine.registry_target(),
         estimator,
         params=params,
         metrics=metrics,
@@ -49,9 +50,9 @@ class ScoreReport:
 class ChampionScorer:
     """Scores with the champion, reloading it only when the alias moves to another version."""
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.target = registry.RegistryTarget.of(engine)
+        self.target = engine.registry_target()
         self._model = None
         self._version: str | None = None
 
@@ -93,7 +94,7 @@ def latest_decisions(decisions) -> pd.DataFrame:
 
 
 def train_from_decisions(
-    engine, decisions, *, window_days: float = 1.0, min_orders: int = 20
+    engine: Engine, decisions, *, window_days: float = 1.0, min_orders: int = 20
 ) -> DecisionTrainReport:
     """A second model trained on the manager's decisions (order_id, refund_class, refund_usd);
     registered either way, champion only if it beats the rules on held-out decisions."""
@@ -114,7 +115,7 @@ def train_from_decisions(
         "rule_amount_mae": comparison.rule_amount_mae,
     } | evaluate(learned.recommend(decided))
     version = registry.register(
-        registry.RegistryTarget.of(engine),
+        engine.registry_target(),
         learned,
         params={
             "kind": "learned_from_decisions",

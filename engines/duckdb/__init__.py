@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
-from engines.base import Engine, LocalLander
+from typing import TYPE_CHECKING, Any
+
+from casper.appstore.store import AppStore, open_store
+from casper.engine import Engine, RegistryTarget
+from engines.duckdb.landing import DuckDBLandingReader
 from engines.duckdb.warehouse import DuckDBWarehouse
+from engines.local import LocalLander, local_registry
+
+if TYPE_CHECKING:
+    from sqlmesh.core.config import GatewayConfig
+
+    from casper.manifest import Kind
 
 
 class DuckDBEngine(Engine):
     name = "duckdb"
-    gateway = "duckdb"
 
     def lander(self) -> LocalLander:
         return LocalLander(self.home.landing)
 
-    def tracking_uri(self) -> str:
-        return f"sqlite:///{self.home.mlflow / 'mlflow.db'}"
+    def landing_reader(self) -> DuckDBLandingReader:
+        return DuckDBLandingReader(str(self.home.landing))
 
-    def registry_uri(self) -> str:
-        return self.tracking_uri()
+    def gateway_config(self) -> GatewayConfig:
+        from engines.duckdb.sqlmesh import gateway_config
 
-    def artifact_location(self) -> str:
-        return (self.home.mlflow / "artifacts").as_uri()
+        return gateway_config(self.home)
+
+    def release_connections(self) -> None:
+        from engines.duckdb.sqlmesh import close_connections
+
+        close_connections(self.home)
+
+    def warehouse_state(self) -> list[tuple[str, Kind]]:
+        name = self.home.warehouse.name
+        return [(name, "file"), (f"{name}.wal", "file")]
 
     def warehouse(self) -> DuckDBWarehouse:
         return DuckDBWarehouse(self.home.warehouse)
 
-    def score_deliveries(self, model, version: str) -> tuple[int, int]:
+    def score_deliveries(self, model: Any, version: str) -> tuple[int, int]:
         """The in-process incremental loop: unscored deliveries in, recommendations appended."""
         import datetime as dt
 
@@ -38,5 +55,11 @@ class DuckDBEngine(Engine):
         added = warehouse.append_recommendations(score_batch(model, pending, version, scored_at))
         return added, unscorable
 
-    def model_name(self) -> str:
-        return "caspers_refund_model"
+    def registry_target(self) -> RegistryTarget:
+        return local_registry(self.home)
+
+    def open_app_store(self) -> AppStore:
+        return open_store(self.home, self.settings.app_store)
+
+    def app_store_dsn(self) -> str | None:
+        return self.settings.app_store

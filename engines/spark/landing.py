@@ -11,6 +11,7 @@ element of a JSON array is Spark's compact re-serialisation of it.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 
@@ -99,3 +100,20 @@ def records_view(
     while len(_views) > 4:
         spark.catalog.dropTempView(_views.pop(0))
     return view
+
+
+class SparkLandingReader:
+    """casper.engine.LandingReader on the SQLMesh adapter's Spark session, for files in a folder
+    Spark reads as a file system path (a local folder; on Databricks, a /Volumes FUSE path)."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def records(self, adapter, names: Sequence[str], *, batch_no: int, ingested_at: str):
+        from sqlglot import exp
+
+        from casper.landing import RECORD_CONTRACT
+
+        paths = [os.path.join(self.folder, name) for name in names]
+        view = records_view(adapter.spark, paths, names, batch_no=batch_no, ingested_at=ingested_at)
+        return exp.select(*(name for name, _ in RECORD_CONTRACT)).from_(view)

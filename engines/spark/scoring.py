@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from casper.home import CasperHome
-from casper.pipeline import LANDING_SUFFIXES
+from casper.landing import LANDING_SUFFIXES
 from casper.refunds.scoring import scorable, score_batch
 from engines.spark import warehouse
 from engines.spark.sqlmesh import spark_dir

@@ -1,4 +1,4 @@
-"""The one engine-aware piece of the project: reading the landing folder (lakeflow.landing_records).
+"""The one engine-aware piece of the project: reading landing files (lakeflow.landing_records).
 
 `@landing_records()` expands to a subquery yielding the *landing record contract*, the same columns on
 every engine:
@@ -18,9 +18,9 @@ every engine:
                             as a watermark: a run processes the batches it has not seen)
     ingested_at TIMESTAMP   one instant for the whole batch
 
-Exactly once: only while the model is being *evaluated* does the macro look at the landing folder. It
-lists the folder (names starting with "." are temporaries and ignored; *.ndjson, *.jsonl and *.json
-files are read), asks the model's own table which files already have a marker row, and reads only the
+Exactly once: only while the model is being *evaluated* does the macro look at the landing files. It
+lists them with the engine's lander (casper.landing.is_landing_file says which files are landing
+files: names starting with "." are temporaries, *.ndjson, *.jsonl and *.json files are read), asks the model's own table which files already have a marker row, and reads only the
 others. The marker rows are inserted by the same INSERT as the file's records, so a file is either
 fully ingested (records + marker) or not at all, and is never read twice. In every other stage
 (loading, creating tables, rendering) it expands to an empty relation of the same shape; in unit tests
@@ -34,46 +34,28 @@ Nothing is lost or counted twice; batch numbers keep increasing across such a re
 `_next_batch`), and the append-only models downstream take everything in the same way
 (`@new_batches`).
 
-Engines differ only in how files are read: DuckDB (engines/duckdb/landing.py) with one read_blob over
-the explicit file list; Spark (engines/spark/landing.py) with spark.read.text(wholetext) and the
-DataFrame API into a temporary view that the macro selects from.
+Engines differ only in how files are listed and read, which the engine port answers (the engine is
+named by the SQLMesh variables `casper_engine` and `casper_home`; casper.engine.LandingReader):
+DuckDB (engines/duckdb/landing.py) with one read_blob over the explicit file list; Spark
+(engines/spark/landing.py) with spark.read.text(wholetext) and the DataFrame API into a temporary
+view that the macro selects from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 
 from sqlglot import exp, parse_one
 from sqlmesh import macro
 from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
 
-from casper.pipeline import landed_files, replaces_table
-
-GLOB_CHARACTERS = set("*?[]{}")
-CONTRACT = (
-    ("source_file", "VARCHAR"),
-    ("record_no", "BIGINT"),
-    ("raw", "VARCHAR"),
-    ("read_error", "VARCHAR"),
-    ("is_object", "BOOLEAN"),
-    ("event_id", "VARCHAR"),
-    ("event_type", "VARCHAR"),
-    ("ts", "VARCHAR"),
-    ("gk_id", "VARCHAR"),
-    ("location", "VARCHAR"),
-    ("order_id", "VARCHAR"),
-    ("sequence", "VARCHAR"),
-    ("body", "VARCHAR"),
-    ("body_is_object", "BOOLEAN"),
-    ("batch_no", "BIGINT"),
-    ("ingested_at", "TIMESTAMP"),
-)
+from casper.landing import RECORD_CONTRACT, is_readable_name
+from casper.pipeline import engine_of, replaces_table
 
 
 def _empty_relation() -> exp.Expr:
-    columns = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in CONTRACT)
+    columns = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in RECORD_CONTRACT)
     return parse_one(f"SELECT {columns} WHERE 1 = 0", dialect="duckdb")
 
 
@@ -82,7 +64,7 @@ def _fixture_relation(rows: list[dict]) -> exp.Query:
     selects = []
     for row in rows:
         values = []
-        for name, kind in CONTRACT:
+        for name, kind in RECORD_CONTRACT:
             value = row.get(name)
             literal = exp.convert(value).sql(dialect="duckdb") if value is not None else "NULL"
             values.append(f'CAST({literal} AS {kind}) AS "{name}"')
@@ -125,20 +107,20 @@ def landing_records(evaluator: MacroEvaluator) -> exp.Expr:
     if stage != RuntimeStage.EVALUATING.value:
         return exp.paren(_empty_relation())
 
-    folder = str(evaluator.var("landing_dir"))
+    engine = engine_of(evaluator.var("casper_engine"), evaluator.var("casper_home"))
     done, last_batch = _ledger(evaluator)
-    new = [name for name in landed_files(folder) if name not in done]
+    new = [landed.name for landed in engine.lander().list() if landed.name not in done]
     if not new:
         return exp.paren(_empty_relation())
 
     batch_no = _next_batch(last_batch)
     ingested_at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
     # file readers expand glob characters: such a name is never read, its file is quarantined whole
-    readable = [name for name in new if not GLOB_CHARACTERS & set(name)]
+    readable = [name for name in new if is_readable_name(name)]
     unreadable = [
         row
         for name in new
-        if GLOB_CHARACTERS & set(name)
+        if not is_readable_name(name)
         for row in (
             {"source_file": name, "record_no": 0, "batch_no": batch_no, "ingested_at": ingested_at},
             {
@@ -154,34 +136,18 @@ def landing_records(evaluator: MacroEvaluator) -> exp.Expr:
     ]
     relations = [_fixture_relation(unreadable)] if unreadable else []
     if readable:
-        relations.append(_read(evaluator, folder, readable, batch_no, ingested_at))
+        reader = engine.landing_reader()
+        relations.append(
+            reader.records(
+                evaluator.engine_adapter, readable, batch_no=batch_no, ingested_at=ingested_at
+            )
+        )
     if len(relations) == 1:
         return exp.paren(relations[0])
     # each member as a subquery: a reader's WITH clause must stay attached to its own SELECT
-    columns = [name for name, _ in CONTRACT]
+    columns = [name for name, _ in RECORD_CONTRACT]
     members = [exp.select(*columns).from_(r.subquery(f"part{i}")) for i, r in enumerate(relations)]
     union = members[0]
     for member in members[1:]:
         union = exp.union(union, member, distinct=False)
     return exp.paren(union)
-
-
-def _read(
-    evaluator: MacroEvaluator, folder: str, names: list[str], batch_no: int, ingested_at: str
-) -> exp.Query:
-    """The engine-specific read of the given landing files, as a query on the contract's columns."""
-    paths = [os.path.join(folder, name) for name in names]
-    dialect = evaluator.engine_adapter.dialect
-    if dialect == "duckdb":
-        from engines.duckdb.landing import records_query
-
-        sql = records_query(paths, names, batch_no=batch_no, ingested_at=ingested_at)
-        return parse_one(sql, dialect="duckdb")
-    if dialect in ("spark", "databricks"):
-        from engines.spark.landing import records_view
-
-        view = records_view(
-            evaluator.engine_adapter.spark, paths, names, batch_no=batch_no, ingested_at=ingested_at
-        )
-        return exp.select(*(name for name, _ in CONTRACT)).from_(view)
-    raise NotImplementedError(f"no landing reader for the {dialect} engine")

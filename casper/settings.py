@@ -1,0 +1,63 @@
+"""The one settings object: where state lives, which engine runs, where the app store is, and the
+reference job's parameters. CLI options and CASPER_* environment variables both map onto it (an
+option given on the command line wins over the variable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from casper.errors import CasperError
+
+DEFAULT_HOME = Path(".casper")
+DEFAULT_ENGINE = "duckdb"
+
+
+class SettingsError(CasperError):
+    pass
+
+
+class Settings(BaseSettings):
+    """`CASPER_HOME`, `CASPER_ENGINE`, `CASPER_APP_STORE`, `CASPER_CATALOG`, ..."""
+
+    model_config = SettingsConfigDict(env_prefix="CASPER_", extra="ignore", frozen=True)
+
+    #: all local state: landing files, warehouse, MLflow, app store, manifest
+    home: Path = DEFAULT_HOME
+    #: the engine's registered name (casper.engine.engine_names())
+    engine: str = DEFAULT_ENGINE
+    #: a PostgreSQL DSN for the app store; None = embedded SQLite under the home
+    app_store: str | None = None
+    #: the reference job's parameters (SPEC.md section 6), read by the databricks engine
+    catalog: str = "caspers"
+    events_volume: str = "events"
+    simulator_schema: str = "simulator"
+    #: the Databricks CLI profile (~/.databrickscfg) the databricks engine authenticates with
+    databricks_profile: str | None = Field(default=None)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, home: Path) -> Path:
+        return Path(home).expanduser().absolute()
+
+    @field_validator("catalog", "events_volume", "simulator_schema")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        if not name or not all(c.isalnum() or c == "_" for c in name):
+            raise ValueError(f"{name!r} is not a plain identifier (letters, digits, _)")
+        return name
+
+    @classmethod
+    def load(cls, **given: object) -> Settings:
+        """Environment variables, overridden by the values given (None means not given)."""
+        try:
+            return cls(**{key: value for key, value in given.items() if value is not None})
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            variable = f"CASPER_{where.upper()}"
+            origin = f" (from ${variable})" if variable in os.environ else ""
+            raise SettingsError(f"setting {where}{origin}: {problem['msg']}") from None

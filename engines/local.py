@@ -1,0 +1,73 @@
+"""What the laptop engines (duckdb, spark) share, as parts they compose: the landing folder under
+the home and MLflow on a sqlite file with local artifacts (the app store is casper.appstore's
+embedded-or-PostgreSQL store for both)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from casper.engine import LandedFile, RegistryTarget
+from casper.home import CasperHome
+from casper.landing import is_landing_file
+
+#: the refund model's registered name in a local MLflow registry
+LOCAL_MODEL_NAME = "caspers_refund_model"
+
+
+class LocalLander:
+    """Files in a local folder, each written under a hidden temporary name and then renamed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def land(self, name: str, payload: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = self.folder / name
+        temporary = self.folder / f".{name}.{os.getpid()}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            # the rename is the commit point: the bytes must be on disk before it
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+
+    def exists(self, name: str) -> bool:
+        return (self.folder / name).exists()
+
+    def list(self) -> list[LandedFile]:
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return []
+        files = []
+        for entry in entries:
+            if is_landing_file(entry.name) and entry.is_file():
+                stat = entry.stat()
+                files.append(LandedFile(entry.name, stat.st_size, stat.st_mtime_ns))
+        return sorted(files, key=lambda landed: landed.name)
+
+    def read(self, name: str) -> bytes:
+        return (self.folder / name).read_bytes()
+
+    def sweep(self) -> int:
+        """Delete temporaries a killed writer left behind; they were never landed."""
+        if not self.folder.is_dir():
+            return 0
+        stale = [
+            p for p in self.folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")
+        ]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
+
+def local_registry(home: CasperHome) -> RegistryTarget:
+    """MLflow tracking and registry in one sqlite file, artifacts in a folder, under the home."""
+    tracking = f"sqlite:///{home.mlflow / 'mlflow.db'}"
+    return RegistryTarget(
+        tracking_uri=tracking,
+        registry_uri=tracking,
+        artifact_location=(home.mlflow / "artifacts").as_uri(),
+        model_name=LOCAL_MODEL_NAME,
+    )
