@@ -10,8 +10,8 @@ import pytest
 from .workspace import FakeWorkspace
 
 
-@pytest.fixture
-def databricks_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWorkspace]:
+@pytest.fixture(name="databricks_fake")
+def databricks_fake_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWorkspace]:
     """A started fake with no transient states (set `pending_polls[...]` to see them), and the test
     process's own DATABRICKS_* variables hidden so no developer profile leaks into a client."""
     for key in list(os.environ):

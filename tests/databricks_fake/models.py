@@ -23,8 +23,6 @@ from databricks.sdk.service.catalog import (
     RegisteredModelAlias,
     RegisteredModelInfo,
 )
-from mlflow.protos import databricks_uc_registry_messages_pb2 as uc
-from mlflow.utils.proto_json_utils import message_to_json
 
 from .routing import ApiError, Request, Response, already_exists, invalid, not_found
 
@@ -66,10 +64,24 @@ class ModelRecord:
         return catalog, schema, name
 
 
+class _LazyMlflowMessages:
+    """MLflow's UC registry protobuf module, imported on first use: importing MLflow takes seconds,
+    and most users of the fake never call an MLflow route."""
+
+    def __getattr__(self, name: str):
+        from mlflow.protos import databricks_uc_registry_messages_pb2
+
+        return getattr(databricks_uc_registry_messages_pb2, name)
+
+
+uc = _LazyMlflowMessages()
+
+
 def _proto_response(message) -> Response:
-    return Response(
-        raw_body=message_to_json(message).encode(), headers={"Content-Type": "application/json"}
-    )
+    from mlflow.utils.proto_json_utils import message_to_json
+
+    body = message_to_json(message).encode()
+    return Response(raw_body=body, headers={"Content-Type": "application/json"})
 
 
 class ModelRegistry:

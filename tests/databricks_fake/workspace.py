@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -94,6 +95,7 @@ class FakeWorkspace:
         }
         self.calls: list[Call] = []
         self.unhandled: list[Call] = []
+        self.crashes: list[str] = []
         self._faults: list[InjectedFault] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -141,10 +143,14 @@ class FakeWorkspace:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-databricks", daemon=True
+            target=self._serve_forever, name="fake-databricks", daemon=True
         )
         self._thread.start()
         return self
+
+    def _serve_forever(self) -> None:
+        # A short poll interval keeps stop() (which waits for the loop to notice) at a few ms.
+        self._server.serve_forever(poll_interval=0.01)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -331,6 +337,12 @@ class FakeWorkspace:
             result = route.handler(request)
         except ApiError as error:
             return error_response(error), True
+        except Exception as crash:
+            # A bug in the fake answers 500 (which the SDK does not retry) instead of dropping the
+            # connection, which every client would retry for its whole retry budget.
+            self.crashes.append(traceback.format_exc())
+            message = f"The fake's handler for {route.template} crashed: {crash!r}"
+            return error_response(ApiError(500, "INTERNAL_ERROR", message)), True
         if isinstance(result, Response):
             return result, True
         return Response(json_body={} if result is None else result), True
