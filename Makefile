@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,spark
+EXTRAS ?= dev,spark,databricks
 
 .PHONY: demo test lint bench clean
 
