@@ -1,5 +1,5 @@
-"""`casper review --web`: the review app served to browsers by textual-serve, its /healthz and its
-refusals.
+"""`casper review --web`: the review app served to browsers by textual-serve, its /healthz, its
+refusals, and the Databricks App entry point and app.yaml.
 
 The browser tests run `casper review --web` as a user would and drive Debian's headless Chromium
 with Playwright. textual-serve draws the terminal on a canvas, so the page has no text to read:
@@ -28,13 +28,16 @@ from typing import TypeVar
 
 import psutil
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
+from casper.app_yaml import APP_ENTRY_MODULE, app_yaml
 from casper.appstore import AppStore, open_store, sync_frames
 from casper.errors import CasperError
 from casper.home import CasperHome
 from tests.appstore_fixtures import FULL, ORDERS, PARTIAL, SteppingClock, realistic_frames
 from tests.cli_helpers import casper, casper_env
+from tui.databricks_app import app_port, lakebase_dsn
 from tui.web import APP_STORE_ENV, ReviewWebServer, session_command, session_environment
 
 T = TypeVar("T")
@@ -198,6 +201,64 @@ def test_an_unreachable_store_stops_before_serving_without_showing_the_password(
     assert result.stderr.startswith("error: app store (postgresql): connection failed")
     assert "Traceback" not in result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+# --- the Databricks App ---------------------------------------------------------------------
+
+
+def test_app_yaml_runs_the_databricks_entry_with_its_environment() -> None:
+    text = app_yaml(env={"REVIEW_NOTE": 'say "hi": ok'}, value_from={"SLACK_TOKEN": "slack"})
+    assert yaml.safe_load(text) == {
+        "command": ["python", "-m", "tui.databricks_app"],
+        "env": [
+            {"name": "CASPER_HOME", "value": "/tmp/casper"},
+            {"name": "REVIEW_NOTE", "value": 'say "hi": ok'},
+            {"name": "SLACK_TOKEN", "valueFrom": "slack"},
+        ],
+    }
+    entry = __import__(APP_ENTRY_MODULE, fromlist=["main"])
+    assert callable(entry.main)
+
+
+def test_the_lakebase_dsn_takes_the_resource_variables_and_a_fresh_password_each_time() -> None:
+    tokens = iter(["token-1", "token-2"])
+    environ = {"PGHOST": "instance.database.example", "PGDATABASE": "caspers", "PGUSER": "sp-id"}
+    dsn = lakebase_dsn(lambda: next(tokens), environ)
+    assert dsn() == (
+        "host=instance.database.example port=5432 dbname=caspers user=sp-id sslmode=require "
+        "password=token-1"
+    )
+    assert dsn().endswith("password=token-2")
+    with pytest.raises(CasperError, match="no PGHOST, PGUSER in the environment"):
+        lakebase_dsn(lambda: "x", {"PGDATABASE": "caspers"})
+
+
+def test_the_app_port_must_be_a_number() -> None:
+    assert app_port({"DATABRICKS_APP_PORT": "8000"}) == 8000
+    with pytest.raises(CasperError, match="DATABRICKS_APP_PORT must be"):
+        app_port({})
+
+
+def test_the_databricks_entry_serves_every_interface_on_the_app_port(
+    home: CasperHome, tmp_path: Path
+) -> None:
+    port = free_port()
+    log = tmp_path / "server.log"
+    code = "from tui.databricks_app import serve_databricks_app; serve_databricks_app(lambda: None)"
+    env = {**casper_env(), "DATABRICKS_APP_PORT": str(port), "CASPER_HOME": str(home.root)}
+    with log.open("w") as sink:
+        process = subprocess.Popen([sys.executable, "-c", code], stdout=sink, stderr=sink, env=env)
+    try:
+        report = wait_for_health(f"http://127.0.0.1:{port}", process, log)
+        assert report["ok"] and report["recommendations"] == len(ORDERS)
+        listening = {
+            c.laddr.ip
+            for c in psutil.Process(process.pid).net_connections()
+            if c.status == psutil.CONN_LISTEN
+        }
+        assert listening == {"0.0.0.0"}
+    finally:
+        stop(process)
 
 
 # --- in a real browser ----------------------------------------------------------------------
