@@ -483,12 +483,35 @@ def review(
     user: Annotated[
         str | None, typer.Option(help="Who decides [default: your login name].")
     ] = None,
+    web: Annotated[
+        bool, typer.Option("--web", help="Serve the app to browsers (a session per tab).")
+    ] = False,
+    host: Annotated[
+        str, typer.Option(help="With --web: the address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="With --web: the port to listen on.")
+    ] = 8000,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote", help="With --web: allow a non-loopback --host (the app has no login)."
+        ),
+    ] = False,
     engine: EngineOption = None,
 ) -> None:
-    """Review refund recommendations in the terminal app."""
+    """Review refund recommendations in the terminal app, or in a browser with --web."""
+    bound = _engine(ctx, engine, app_store)
+    if web:
+        from tui.web import serve_review
+
+        serve_review(
+            bound.home, bound.app_store_dsn, user=user, host=host, port=port,
+            allow_remote=allow_remote,
+        )  # fmt: skip
+        return
     from tui.app import run_review
 
-    bound = _engine(ctx, engine, app_store)
     with bound.open_app_store() as store:
         run_review(store, user, home=bound.home)
 

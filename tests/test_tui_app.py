@@ -123,6 +123,24 @@ async def test_the_list_opens_focused_newest_first_with_a_summary(embedded: AppS
         assert plain(error_row[7]).startswith("agent_response is not")
 
 
+async def test_the_list_takes_the_focus_when_the_app_gets_it_after_starting_blurred(
+    embedded: AppStore,
+) -> None:
+    """Served to a browser (textual-serve), the app starts blurred, before the screen could take
+    its auto focus; the arrow keys must still move the list once the reviewer clicks in."""
+    app = review_app(embedded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.set_focus(None)
+        app.app_focus = False  # blurred with nothing focused, as a browser session starts
+        await pilot.pause()
+        app.app_focus = True  # the reviewer clicks into the page
+        await pilot.pause()
+        assert isinstance(app.focused, RecommendationTable)
+        await press(pilot, "down")
+        assert table(pilot).cursor_row == 1
+
+
 async def test_accept_takes_one_key_and_moves_on(store: AppStore) -> None:
     app = review_app(store)
     async with app.run_test(size=SIZE, notifications=True) as pilot:

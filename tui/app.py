@@ -51,6 +51,21 @@ class RefundReviewApp(App[None]):
     def get_default_screen(self) -> Screen:
         return ReviewScreen(self.page_size)
 
+    def on_mount(self) -> None:
+        self.watch(self, "app_focus", self._auto_focus_when_focused, init=False)
+
+    def _auto_focus_when_focused(self, focused: bool) -> None:
+        """Textual gives a screen its AUTO_FOCUS only while the app has focus. Served to a browser
+        (textual-serve) the app starts without it, so the list would ignore the arrow keys until
+        clicked: once the app gets focus, give the screen the focus it would have had."""
+        screen = self.screen
+        if not focused or screen.focused is not None or not screen.AUTO_FOCUS:
+            return
+        for widget in screen.query(screen.AUTO_FOCUS):
+            if widget.focusable:
+                widget.focus()
+                return
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap_overrides))
