@@ -142,6 +142,7 @@ class Jobs:
             ("POST", f"{JOBS}/create", self.create),
             ("GET", f"{JOBS}/get", self.get),
             ("GET", f"{JOBS}/list", self.list),
+            ("POST", f"{JOBS}/reset", self.reset),
             ("POST", f"{JOBS}/delete", self.delete),
             ("POST", f"{JOBS}/run-now", self.run_now),
             ("GET", f"{JOBS}/runs/get", self.get_run),
@@ -204,6 +205,13 @@ class Jobs:
         return ListJobsResponse(
             jobs=listed, has_more=more, next_page_token=str(start + limit) if more else None
         ).as_dict()
+
+    def reset(self, request: Request):
+        """Replace a job's settings whole (what `w.jobs.reset` sends)."""
+        body = request.json()
+        job = self._job(body.get("job_id"))
+        job.settings = JobSettings.from_dict(body.get("new_settings") or {})
+        return {}
 
     def delete(self, request: Request):
         job = self._job(request.json().get("job_id"))

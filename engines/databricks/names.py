@@ -1,0 +1,55 @@
+"""What the databricks engine calls things in a workspace, from the settings (the reference job's
+CATALOG, EVENTS_VOLUME and SIMULATOR_SCHEMA). One place, so `up`, `down` and the jobs agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from casper.settings import Settings
+
+#: the reference's schemas (SPEC.md): the simulator schema is a parameter, these are not
+PIPELINE_SCHEMAS = ("lakeflow", "ai", "recommender")
+#: the volume holding the project's wheel, beside the events volume
+ARTIFACTS_VOLUME = "artifacts"
+#: job name -> the `casper` command line its task runs (the stage it belongs to)
+JOB_PREFIX = "caspers"
+
+
+@dataclass(frozen=True)
+class WorkspaceNames:
+    catalog: str
+    simulator_schema: str
+    events_volume: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> WorkspaceNames:
+        return cls(settings.catalog, settings.simulator_schema, settings.events_volume)
+
+    @property
+    def schemas(self) -> tuple[str, ...]:
+        return (self.simulator_schema, *PIPELINE_SCHEMAS)
+
+    @property
+    def events_volume_full_name(self) -> str:
+        return f"{self.catalog}.{self.simulator_schema}.{self.events_volume}"
+
+    @property
+    def artifacts_volume_full_name(self) -> str:
+        return f"{self.catalog}.{self.simulator_schema}.{ARTIFACTS_VOLUME}"
+
+    @property
+    def events_path(self) -> str:
+        """The landing folder: a FUSE path on Databricks compute, a Files API path from outside."""
+        return f"/Volumes/{self.catalog}/{self.simulator_schema}/{self.events_volume}"
+
+    @property
+    def artifacts_path(self) -> str:
+        return f"/Volumes/{self.catalog}/{self.simulator_schema}/{ARTIFACTS_VOLUME}"
+
+    @property
+    def model_name(self) -> str:
+        """The refund model in Unity Catalog: catalog.schema.model."""
+        return f"{self.catalog}.ai.refund_model"
+
+    def job_name(self, stage: str) -> str:
+        return f"{JOB_PREFIX}-{self.catalog}-{stage}"

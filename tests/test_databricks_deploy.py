@@ -1,0 +1,182 @@
+"""`casper up/down --engine databricks` from the CLI (subprocesses), against the local fake workspace.
+
+The fake (tests/databricks_fake) answers the REST routes with the SDK's own dataclasses and records
+every call; the deploy code runs the real databricks-sdk against it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import NOW, casper_env
+from tests.databricks_fake import (
+    FakeWorkspace,
+    databricks_fake_fixture,  # noqa: F401  (provides the `databricks_fake` fixture)
+)
+from tests.databricks_fake.workspace import TOKEN
+
+pytestmark = pytest.mark.slow
+
+CATALOG = "caspers_test"
+STAGE_JOBS = ("lakeflow", "refund_agent", "refund_stream")
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The project's wheel, built once: what the jobs install."""
+    folder = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(folder), str(Path(__file__).parent.parent)],
+        check=True,
+    )  # fmt: skip
+    return next(folder.glob("*.whl"))
+
+
+@pytest.fixture
+def workspace(databricks_fake: FakeWorkspace) -> FakeWorkspace:
+    return databricks_fake
+
+
+def run(home: Path, fake: FakeWorkspace, wheel: Path, *args: str) -> subprocess.CompletedProcess:
+    env = fake.environ(casper_env()) | {
+        "CASPER_WHEEL": str(wheel),
+        "CASPER_DATABRICKS_RETRY_SECONDS": "20",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "casper", "--home", str(home), *args],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+
+
+def up(home: Path, fake: FakeWorkspace, wheel: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run(
+        home, fake, wheel,
+        "up", "--engine", "databricks", "--catalog", CATALOG,
+        "--now", NOW, "--days", "1", "--locations", "sanfrancisco", *extra,
+    )  # fmt: skip
+
+
+def job_names(*stages: str) -> list[str]:
+    return [f"caspers-{CATALOG}-{stage}" for stage in stages]
+
+
+def test_up_deploys_the_stages_and_down_removes_exactly_that(workspace, wheel, tmp_path):
+    workspace.seed_job("someone's nightly report")
+    before = workspace.state()
+    home = tmp_path / "home"
+
+    first = up(home, workspace, wheel)
+    assert first.returncode == 0, first.stderr
+    state = workspace.state()
+    assert CATALOG in state["catalogs"]
+    assert {f"{CATALOG}.{s}" for s in ("simulator", "lakeflow", "ai", "recommender")} <= set(
+        state["schemas"]
+    )
+    assert {f"{CATALOG}.simulator.events", f"{CATALOG}.simulator.artifacts"} <= set(
+        state["volumes"]
+    )
+    events = [f for f in state["files"] if f.startswith(f"/Volumes/{CATALOG}/simulator/events/")]
+    assert events and all(Path(f).name.startswith("history-sanfrancisco-") for f in events)
+    assert any(f.endswith(".whl") and "/artifacts/wheels/" in f for f in state["files"])
+    assert set(job_names("live", *STAGE_JOBS)) <= set(state["jobs"])
+    # each stage job ran once, and its task is our wheel's `casper` entry point on this engine
+    assert len(workspace.calls_to("POST", "/api/2.2/jobs/run-now")) == len(STAGE_JOBS)
+    created = [c.body for c in workspace.calls_to("POST", "/api/2.2/jobs/create")]
+    lakeflow = next(b for b in created if b["name"] == job_names("lakeflow")[0])
+    task = lakeflow["tasks"][0]
+    assert task["python_wheel_task"]["entry_point"] == "casper"
+    arguments = task["python_wheel_task"]["parameters"]
+    assert arguments[-3:] == ["pipeline", "--engine", "databricks"]
+    assert arguments[arguments.index("--catalog") :][:2] == ["--catalog", CATALOG]
+    environment = lakeflow["environments"][0]["spec"]
+    assert environment["dependencies"][0].endswith(wheel.name)
+    for stage in ("raw_data", *STAGE_JOBS):
+        assert f"done {stage}:" in first.stdout
+
+    # a second up creates nothing: no new catalog, schema, volume, job, and no history re-upload
+    creations = len(workspace.calls_to("POST"))
+    uploads = workspace.calls_to("PUT", f"/api/2.0/fs/files/Volumes/{CATALOG}/simulator/events")
+    again = up(home, workspace, wheel)
+    assert again.returncode == 0, again.stderr
+    posted = [c.path for c in workspace.calls_to("POST")[creations:]]
+    assert not [
+        p for p in posted if p.endswith(("/catalogs", "/schemas", "/volumes", "/jobs/create"))
+    ]
+    assert (
+        workspace.calls_to("PUT", f"/api/2.0/fs/files/Volumes/{CATALOG}/simulator/events")
+        == uploads
+    )
+    assert workspace.state()["jobs"] == state["jobs"]
+
+    gone = run(home, workspace, wheel, "down", "--engine", "databricks")
+    assert gone.returncode == 0, gone.stderr
+    assert workspace.state() == before  # the user's job stays; everything we made is gone
+    assert f"catalog {CATALOG}" in gone.stdout
+
+
+def test_an_existing_catalog_is_used_and_never_dropped(workspace, wheel, tmp_path):
+    workspace.seed_catalog(CATALOG)
+    before = workspace.state()
+    home = tmp_path / "home"
+    assert up(home, workspace, wheel, "--stages", "raw_data").returncode == 0
+    assert not workspace.calls_to("POST", "/api/2.1/unity-catalog/catalogs")
+    down = run(home, workspace, wheel, "down", "--engine", "databricks")
+    assert down.returncode == 0, down.stderr
+    assert workspace.state() == before
+    assert f"catalog {CATALOG}" not in down.stdout
+
+
+def test_throttled_and_unavailable_answers_are_retried(workspace, wheel, tmp_path):
+    workspace.fail_next("POST", "/api/2.1/unity-catalog/schemas", status=503, times=2)
+    workspace.fail_next("POST", "/api/2.2/jobs/create", status=429, times=1)
+    result = up(tmp_path / "home", workspace, wheel, "--stages", "lakeflow")
+    assert result.returncode == 0, result.stderr
+    assert job_names("lakeflow")[0] in workspace.state()["jobs"]
+
+
+def test_a_failed_job_run_stops_up_with_the_runs_error(workspace, wheel, tmp_path):
+    workspace.fail_next_run(job_names("lakeflow")[0], "AnalysisException: no such table lakeflow.x")
+    result = up(tmp_path / "home", workspace, wheel)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: job caspers-caspers_test-lakeflow run ")
+    assert "FAILED" in error and "no such table lakeflow.x" in error
+    assert "done lakeflow" not in result.stdout and "refund_agent" not in result.stdout
+    assert not [c for c in workspace.calls_to("POST", "/api/2.2/jobs/run-now")][1:]
+
+
+def test_the_token_never_reaches_output_logs_or_files(workspace, wheel, tmp_path):
+    home = tmp_path / "home"
+    result = up(home, workspace, wheel)
+    down = run(home, workspace, wheel, "down", "--engine", "databricks")
+    assert result.returncode == 0 and down.returncode == 0
+    for text in (result.stdout, result.stderr, down.stdout, down.stderr):
+        assert TOKEN not in text
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+    assert all(TOKEN not in repr(call) for call in workspace.calls)
+
+
+def test_unreachable_workspace_is_one_line(tmp_path, wheel):
+    env = casper_env() | {
+        "DATABRICKS_HOST": "http://127.0.0.1:9",
+        "DATABRICKS_TOKEN": TOKEN,
+        "DATABRICKS_CONFIG_FILE": "/dev/null",
+        "CASPER_DATABRICKS_RETRY_SECONDS": "2",
+        "CASPER_WHEEL": str(wheel),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "casper", "--home", str(tmp_path / "home"), "up", "--engine",
+         "databricks", "--stages", "raw_data", "--days", "1", "--locations", "sanfrancisco"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
