@@ -95,7 +95,26 @@ def test_up_deploys_the_stages_and_down_removes_exactly_that(workspace, wheel, t
     assert arguments[arguments.index("--catalog") :][:2] == ["--catalog", CATALOG]
     environment = lakeflow["environments"][0]["spec"]
     assert environment["dependencies"][0].endswith(wheel.name)
-    for stage in ("raw_data", *STAGE_JOBS):
+    # Lakebase: the instance, its database as a catalog, the synced table the app reads
+    assert state["database_instances"] == ["caspers-test-lakebase"]
+    assert state["database_catalogs"] == [f"{CATALOG}_lakebase"]
+    assert state["synced_tables"] == [f"{CATALOG}_lakebase.recommender.pg_recommendations"]
+    synced = workspace.calls_to("POST", "/api/2.0/database/synced_tables")[0].body
+    assert (
+        synced["spec"]["source_table_full_name"] == f"{CATALOG}.recommender.refund_recommendations"
+    )
+    assert synced["spec"]["primary_key_columns"] == ["order_id"]
+    # the app, deployed from a workspace folder holding app.yaml, the wheel and requirements.txt
+    assert state["apps"] == ["refundmanager"]
+    folder = f"/Shared/caspers-{CATALOG}/refundmanager"
+    assert {f"{folder}/app.yaml", f"{folder}/requirements.txt", f"{folder}/{wheel.name}"} <= set(
+        state["workspace_objects"]
+    )
+    app = workspace.calls_to("POST", "/api/2.0/apps")[0].body
+    assert app["resources"][0]["database"]["instance_name"] == "caspers-test-lakebase"
+    deployment = workspace.calls_to("POST", "/api/2.0/apps/refundmanager/deployments")[0].body
+    assert deployment["source_code_path"] == f"/Workspace{folder}"
+    for stage in ("raw_data", *STAGE_JOBS, "lakebase", "app"):
         assert f"done {stage}:" in first.stdout
 
     # a second up creates nothing: no new catalog, schema, volume, job, and no history re-upload
@@ -180,3 +199,14 @@ def test_unreachable_workspace_is_one_line(tmp_path, wheel):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and TOKEN not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_pending_states_are_waited_out_with_a_progress_line(workspace, wheel, tmp_path):
+    workspace.pending_polls["run"] = 1
+    workspace.pending_polls["database_instance"] = 1
+    result = up(tmp_path / "home", workspace, wheel, "--stages", "lakebase")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    assert any("caspers-caspers_test-lakeflow: run" in line for line in notes), notes
+    assert any("Lakebase instance caspers-test-lakebase: STARTING" in line for line in notes), notes
+    assert "done lakebase:" in result.stdout

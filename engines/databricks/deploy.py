@@ -14,11 +14,17 @@ What each stage does here:
   our wheel in a serverless environment (`casper pipeline`, `casper refunds train`,
   `casper refunds score`), run once now and waited for; a FAILED run stops `up` with its error. The
   scorer's job keeps running on a schedule (every `REFUND_STREAM_MINUTES`).
-- lakebase, app: not deployed yet (see the issue notes); `up` says so instead of pretending.
+- lakebase: a Lakebase instance (engines/databricks/lakebase.py), its logical database as a
+  database catalog, and the synced table recommender.pg_recommendations (primary key order_id)
+  from recommender.refund_recommendations.
+- app: a Databricks App (default name refundmanager) with the database as a resource, deployed
+  from a workspace folder holding app.yaml (the review app's web entry, tui.databricks_app),
+  our wheel and a requirements.txt installing it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import tempfile
@@ -29,6 +35,7 @@ from typing import TYPE_CHECKING
 from casper.manifest import Manifest, Resource
 from casper.resources import models_dir
 from engines.databricks.client import DatabricksError, one_line, workspace_errors
+from engines.databricks.lakebase import Lakebase, LakebaseNames
 from engines.databricks.names import ARTIFACTS_VOLUME, WorkspaceNames
 
 if TYPE_CHECKING:
@@ -54,6 +61,7 @@ TEARDOWN_ORDER = (
     "app",
     "workspace_source",
     "synced_table",
+    "database_catalog",
     "database_instance",
     "job",
     "model",
@@ -86,8 +94,8 @@ class WorkspaceDeployment:
             "lakeflow": self._lakeflow,
             "refund_agent": self._refund_agent,
             "refund_stream": self._refund_stream,
-            "lakebase": self._not_yet,
-            "app": self._not_yet,
+            "lakebase": self._lakebase,
+            "app": self._app,
         }
         with workspace_errors(stage, self.client.config.host):
             return runners[stage](context)
@@ -124,8 +132,102 @@ class WorkspaceDeployment:
             context, "refund_stream", ["refunds", "score"], every_minutes=REFUND_STREAM_MINUTES
         )
 
-    def _not_yet(self, context: StageContext) -> str:
-        return "not deployed by the databricks engine yet (Lakebase and the app come next)"
+    def _lakebase(self, context: StageContext) -> str:
+        manifest, lakebase = context.manifest, Lakebase(self.client, self.names)
+        n = lakebase.names
+        if lakebase.instance_exists():
+            host = lakebase.wait_available(context.notify)
+            manifest.add_resource(Resource("database_instance", n.instance, created=False))
+        else:
+            host = lakebase.create_instance(context.notify)
+            manifest.add_resource(Resource("database_instance", n.instance, created=True))
+        if not lakebase.database_catalog_exists():
+            lakebase.create_database_catalog()
+            manifest.add_resource(Resource("database_catalog", n.database_catalog, created=True))
+        if not lakebase.synced_table_exists():
+            lakebase.create_synced_table(self.names.catalog, "recommender")
+            manifest.add_resource(Resource("synced_table", n.synced_table, created=True))
+        return f"Lakebase {n.instance} ({host}): {n.synced_table} synced from {n.source_table}"
+
+    def _app(self, context: StageContext) -> str:
+        from databricks.sdk.errors import NotFound
+        from databricks.sdk.service.apps import (
+            App,
+            AppDeployment,
+            AppDeploymentMode,
+            AppResource,
+            AppResourceDatabase,
+            AppResourceDatabaseDatabasePermission,
+        )
+
+        manifest, lakebase = context.manifest, LakebaseNames.of(self.names)
+        name = self.names.app_name
+        source = self._upload_app_source(manifest, context.notify)
+        try:
+            self.client.apps.get(name)
+            if manifest.resource("app", name) is None:
+                raise DatabricksError(
+                    f"an app named {name} exists and `casper up` did not make it: "
+                    "remove it or choose another name"
+                )
+        except NotFound:
+            database = AppResourceDatabase(
+                instance_name=lakebase.instance,
+                database_name=lakebase.database,
+                permission=AppResourceDatabaseDatabasePermission.CAN_CONNECT_AND_CREATE,
+            )
+            app = App(
+                name=name,
+                description="Casper's Kitchens refund manager",
+                resources=[AppResource(name="database", database=database)],
+            )
+            context.notify(f"creating app {name} (its compute starts)")
+            self.client.apps.create(app).result(timeout=dt.timedelta(minutes=20))
+            manifest.add_resource(Resource("app", name, created=True))
+        context.notify(f"deploying app {name} from {source}")
+        deployment = self.client.apps.deploy(
+            name, AppDeployment(source_code_path=source, mode=AppDeploymentMode.SNAPSHOT)
+        ).result(timeout=dt.timedelta(minutes=20))
+        state = (
+            deployment.status.state.value if deployment.status and deployment.status.state else None
+        )
+        if state != "SUCCEEDED":
+            message = deployment.status.message if deployment.status else None
+            raise DatabricksError(f"deploying app {name} ended {state}: {message or 'no message'}")
+        url = self.client.apps.get(name).url
+        return f"app {name} serves the review app" + (f" at {url}" if url else "")
+
+    def _upload_app_source(self, manifest: Manifest, notify: Callable[[str], None]) -> str:
+        """The app's source folder: app.yaml (the review app's web entry), our wheel, and a
+        requirements.txt installing it."""
+        from databricks.sdk.service.workspace import ImportFormat
+
+        from engines.databricks.app_yaml import app_yaml
+
+        from databricks.sdk.errors import NotFound
+
+        # one folder of ours per catalog (down deletes it whole); the workspace API names it
+        # /Shared/..., an app deployment by its /Workspace/... path
+        root = f"/Shared/caspers-{self.names.catalog}"
+        folder = f"{root}/{self.names.app_name}"
+        wheel = _wheel(notify)
+        try:
+            self.client.workspace.get_status(root)
+            created = False
+        except NotFound:
+            created = True
+        self.client.workspace.mkdirs(folder)
+        manifest.add_resource(Resource("workspace_source", root, created=created))
+        files = {
+            "app.yaml": app_yaml().encode(),
+            "requirements.txt": f"./{wheel.name}\n".encode(),
+            wheel.name: wheel.read_bytes(),
+        }
+        for file_name, content in files.items():
+            self.client.workspace.upload(
+                f"{folder}/{file_name}", content, format=ImportFormat.AUTO, overwrite=True
+            )
+        return f"/Workspace{folder}"
 
     # -- resources -----------------------------------------------------------------------------
 
@@ -261,8 +363,6 @@ class WorkspaceDeployment:
         *,
         every_minutes: int | None = None,
     ) -> str:
-        import datetime as dt
-
         wheel = self._recorded_wheel(context.manifest) or self._upload_wheel(
             context.manifest, context.notify
         )
@@ -335,6 +435,21 @@ class WorkspaceDeployment:
 
     def _delete(self, resource: Resource, doomed_volumes: set[str]) -> str | None:
         kind, name = resource.kind, resource.name
+        if kind == "app":
+            self.client.apps.delete(name)
+            return f"app {name}"
+        if kind == "workspace_source":
+            self.client.workspace.delete(name, recursive=True)
+            return f"workspace folder {name}"
+        if kind in ("synced_table", "database_catalog", "database_instance"):
+            lakebase = Lakebase(self.client, self.names)
+            delete = {
+                "synced_table": lakebase.delete_synced_table,
+                "database_catalog": lakebase.delete_database_catalog,
+                "database_instance": lakebase.delete_instance,
+            }[kind]
+            delete(name)
+            return f"{kind.replace('_', ' ')} {name}"
         if kind == "job":
             from databricks.sdk.errors import InvalidParameterValue
 

@@ -11,8 +11,10 @@ from casper.settings import Settings
 PIPELINE_SCHEMAS = ("lakeflow", "ai", "recommender")
 #: the volume holding the project's wheel, beside the events volume
 ARTIFACTS_VOLUME = "artifacts"
-#: job name -> the `casper` command line its task runs (the stage it belongs to)
+#: jobs are named caspers-<catalog>-<stage>
 JOB_PREFIX = "caspers"
+#: the reference's Databricks App
+APP_NAME = "refundmanager"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class WorkspaceNames:
     def model_name(self) -> str:
         """The refund model in Unity Catalog: catalog.schema.model."""
         return f"{self.catalog}.ai.refund_model"
+
+    @property
+    def app_name(self) -> str:
+        return APP_NAME
 
     def job_name(self, stage: str) -> str:
         return f"{JOB_PREFIX}-{self.catalog}-{stage}"
