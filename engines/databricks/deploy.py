@@ -200,11 +200,10 @@ class WorkspaceDeployment:
     def _upload_app_source(self, manifest: Manifest, notify: Callable[[str], None]) -> str:
         """The app's source folder: app.yaml (the review app's web entry), our wheel, and a
         requirements.txt installing it."""
+        from databricks.sdk.errors import NotFound
         from databricks.sdk.service.workspace import ImportFormat
 
         from engines.databricks.app_yaml import app_yaml
-
-        from databricks.sdk.errors import NotFound
 
         # one folder of ours per catalog (down deletes it whole); the workspace API names it
         # /Shared/..., an app deployment by its /Workspace/... path
