@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 import threading
@@ -134,11 +135,21 @@ def main_options(
 
 
 def _settings(ctx: typer.Context, **given: Any) -> Settings:
-    """The settings: CASPER_* variables, overridden by the options given on the command line (a
-    command's own options over the global ones)."""
+    """The settings: the options given on the command line (a command's own over the global ones),
+    else CASPER_* variables, else what `casper up` recorded for this home's deployment, else the
+    defaults."""
+    from casper.manifest import Manifest
+
     chosen = dict(ctx.obj or {})
     chosen.update({key: value for key, value in given.items() if value is not None})
-    return Settings.load(**chosen)
+    settings = Settings.load(**chosen)
+    recorded = Manifest.load(settings.home).settings
+    fallback = {
+        key: value
+        for key, value in recorded.items()
+        if chosen.get(key) is None and f"CASPER_{key.upper()}" not in os.environ
+    }
+    return Settings.load(**(chosen | fallback)) if fallback else settings
 
 
 def _home(ctx: typer.Context) -> CasperHome:

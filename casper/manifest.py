@@ -40,6 +40,9 @@ class Manifest:
     stages: dict[str, bool] = field(default_factory=dict)
     app_store_dsn: str | None = None
     resources: list[Resource] = field(default_factory=list)
+    #: the settings a deployment was made with (catalog, volume, schema), so later commands on
+    #: this home (status, down) address the same resources without repeating the options
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -54,6 +57,7 @@ class Manifest:
             manifest.stages = dict(raw.get("stages", {}))
             manifest.app_store_dsn = raw.get("app_store_dsn")
             manifest.resources = [Resource(**r) for r in raw.get("resources", [])]
+            manifest.settings = dict(raw.get("settings", {}))
         return manifest
 
     def resource(self, kind: str, name: str) -> Resource | None:
@@ -80,6 +84,7 @@ class Manifest:
             "stages": self.stages,
             "app_store_dsn": self.app_store_dsn,
             "resources": [r.as_dict() for r in self.resources],
+            "settings": self.settings,
         }
         temporary.write_text(json.dumps(document, indent=2, sort_keys=True))
         os.replace(temporary, self.path)

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     simulator_schema: str = "simulator"
     #: the Databricks CLI profile (~/.databrickscfg) the databricks engine authenticates with
     databricks_profile: str | None = Field(default=None)
+    #: the SQL warehouse `casper status --engine databricks` asks (else the one `up` created)
+    databricks_warehouse_id: str | None = None
 
     @field_validator("home")
     @classmethod

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from casper.appstore.store import store_counts
 from casper.engine import Engine
+from casper.errors import CasperError
 from casper.landing import summarize_landing
 from casper.manifest import Manifest
 from casper.stages import stage_status
@@ -30,10 +31,20 @@ def collect_status(engine: Engine) -> dict[str, Any]:
     report |= counts
     report["recommendations"] = recommendations
     report["champion_model_version"] = _champion(engine)
-    dsn = engine.app_store_dsn() or Manifest.load(home.root).app_store_dsn
-    report |= store_counts(home, dsn)
+    report |= _store_counts(engine)
     report["stages"] = stage_status(home)
     return report
+
+
+def _store_counts(engine: Engine) -> dict[str, int | None]:
+    home = engine.home
+    if engine.deployment() is None:  # on the laptop: do not create a store by asking
+        return store_counts(home, engine.app_store_dsn() or Manifest.load(home.root).app_store_dsn)
+    try:
+        with engine.open_app_store() as store:
+            return store.counts()
+    except CasperError:
+        return {"decisions": None, "pending": None}  # not reachable from here (yet)
 
 
 def _champion(engine: Engine) -> str | None:

@@ -210,3 +210,44 @@ def test_pending_states_are_waited_out_with_a_progress_line(workspace, wheel, tm
     assert any("caspers-caspers_test-lakeflow: run" in line for line in notes), notes
     assert any("Lakebase instance caspers-test-lakebase: STARTING" in line for line in notes), notes
     assert "done lakebase:" in result.stdout
+
+
+def test_status_reports_the_same_keys_read_through_the_workspace(workspace, wheel, tmp_path):
+    import json
+
+    from tests.databricks_fake import SqlError
+
+    home = tmp_path / "home"
+    assert up(home, workspace, wheel, "--stages", "raw_data").returncode == 0
+    assert len(workspace.state()["warehouses"]) == 1  # up made the one status reads through
+    in_volume = [
+        f
+        for f in workspace.state()["files"]
+        if f.startswith(f"/Volumes/{CATALOG}/simulator/events/")
+    ]
+    landed = sum(len(workspace.files.files[f].content.splitlines()) for f in in_volume)
+    answers = {"all_events": 5000, "quarantine": 7, "delivered_ts": 410, "DISTINCT": 390}
+
+    def answer(sql: str):
+        if "recommender" in sql:
+            raise SqlError("[TABLE_OR_VIEW_NOT_FOUND] The table cannot be found", "42P01")
+        for fragment, count in answers.items():
+            if fragment in sql:
+                return ["count"], [[count]]
+        return ["count"], [[450]]  # every order
+
+    workspace.sql_handler = answer
+    local = json.loads(run(tmp_path / "local", workspace, wheel, "status", "--json").stdout)
+    result = run(home, workspace, wheel, "status", "--engine", "databricks", "--json")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status.keys() == local.keys()
+    assert status["landed_events"] == landed > 0
+    assert status["landed_files"] == len(in_volume) > 0
+    assert (status["bronze_events"], status["quarantined"]) == (5000, 7)
+    assert (status["orders"], status["delivered_orders"]) == (450, 410)
+    assert status["recommendations"] == 0  # its table is not built yet
+    assert status["champion_model_version"] is None
+    assert status["stages"]["raw_data"] is True
+    executed = [c.body["statement"] for c in workspace.calls_to("POST", "/api/2.0/sql/statements")]
+    assert any("lakeflow.all_events" in sql for sql in executed)

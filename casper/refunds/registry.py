@@ -39,16 +39,22 @@ class NoChampionError(CasperError):
 
 
 def _mlflow(target: RegistryTarget):
+    """MLflow pointed at the target's tracking server and registry."""
     if target.tracking_uri.startswith("sqlite:///"):
         Path(target.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
     mlflow.set_tracking_uri(target.tracking_uri)
     mlflow.set_registry_uri(target.registry_uri)
+    return mlflow
+
+
+def _experiment(target: RegistryTarget) -> None:
+    """The experiment training runs are logged to (only training needs one)."""
+    _mlflow(target)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         mlflow.create_experiment(EXPERIMENT, artifact_location=target.artifact_location)
     mlflow.set_experiment(EXPERIMENT)
-    return mlflow
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def register(
     promote: bool = True,
 ) -> RegisteredVersion:
     """Log the estimator as a run, register a new version, and (if `promote`) make it champion."""
-    _mlflow(target)
+    _experiment(target)
     with mlflow.start_run() as run:
         mlflow.log_params(params)
         mlflow.log_metrics(metrics)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from casper.appstore.store import AppStore
     from casper.manifest import Kind
     from engines.databricks.deploy import WorkspaceDeployment
+    from engines.databricks.statements import StatementWarehouse
     from engines.databricks.volume import VolumeLander
 
 #: where a job's task keeps its home on Databricks compute (state that must survive runs goes to
@@ -70,8 +71,17 @@ class DatabricksEngine(Engine):
         return []  # the warehouse is the workspace's; nothing of it lives under the home
 
     # refunds
-    def warehouse(self):
-        raise self._runtime_only("the refund warehouse")
+    def warehouse(self) -> StatementWarehouse:
+        """Counts for status through the SQL warehouse; the rest of the refund warehouse runs
+        inside the jobs."""
+        from casper.manifest import Manifest
+        from engines.databricks.statements import StatementWarehouse
+
+        warehouse_id = self.settings.databricks_warehouse_id
+        if warehouse_id is None:
+            recorded = [r for r in Manifest.load(self.home.root).resources if r.kind == "warehouse"]
+            warehouse_id = recorded[-1].id if recorded else None
+        return StatementWarehouse(self.client, warehouse_id, self.names.catalog)
 
     def score_deliveries(self, model: Any, version: str) -> tuple[int, int]:
         raise self._runtime_only("scoring deliveries")

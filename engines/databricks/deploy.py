@@ -36,7 +36,7 @@ from casper.manifest import Manifest, Resource
 from casper.resources import models_dir
 from engines.databricks.client import DatabricksError, one_line, workspace_errors
 from engines.databricks.lakebase import Lakebase, LakebaseNames
-from engines.databricks.names import ARTIFACTS_VOLUME, WorkspaceNames
+from engines.databricks.names import ARTIFACTS_VOLUME, JOB_PREFIX, WorkspaceNames
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -64,6 +64,7 @@ TEARDOWN_ORDER = (
     "database_catalog",
     "database_instance",
     "job",
+    "warehouse",
     "model",
     "file",
     "landed_files",
@@ -89,6 +90,13 @@ class WorkspaceDeployment:
     # -- up ------------------------------------------------------------------------------------
 
     def run_stage(self, stage: str, context: StageContext) -> str:
+        settings = self.engine.settings
+        context.manifest.settings = {
+            "catalog": settings.catalog,
+            "events_volume": settings.events_volume,
+            "simulator_schema": settings.simulator_schema,
+        }
+        context.manifest.save()
         runners: dict[str, Callable[[StageContext], str]] = {
             "raw_data": self._raw_data,
             "lakeflow": self._lakeflow,
@@ -110,6 +118,7 @@ class WorkspaceDeployment:
         for volume in (self.names.events_volume, ARTIFACTS_VOLUME):
             self._ensure_volume(manifest, self.names.simulator_schema, volume)
         manifest.add_resource(Resource("landed_files", self.names.events_path, created=True))
+        self._ensure_sql_warehouse(manifest, context.notify)
         landed = land_history(context)
         wheel = self._upload_wheel(manifest, context.notify)
         self._ensure_job(
@@ -281,6 +290,33 @@ class WorkspaceDeployment:
                 created = False
         manifest.add_resource(Resource("volume", full_name, created))
 
+    def _ensure_sql_warehouse(self, manifest: Manifest, notify: Callable[[str], None]) -> None:
+        """The SQL warehouse `casper status` reads counts through: the one the settings name, else
+        a serverless 2X-Small one we create (and `down` deletes)."""
+        from databricks.sdk.errors import NotFound
+
+        given = self.engine.settings.databricks_warehouse_id
+        if given:
+            manifest.add_resource(Resource("warehouse", f"warehouse {given}", False, id=given))
+            return
+        name = f"{JOB_PREFIX}-{self.names.catalog}"
+        recorded = manifest.resource("warehouse", name)
+        if recorded is not None and recorded.id:
+            try:
+                self.client.warehouses.get(recorded.id)
+                return
+            except NotFound:
+                manifest.forget_resource(recorded)
+        notify(f"creating the SQL warehouse {name} (serverless, 2X-Small)")
+        created = self.client.warehouses.create_and_wait(
+            name=name,
+            cluster_size="2X-Small",
+            enable_serverless_compute=True,
+            auto_stop_mins=10,
+            timeout=dt.timedelta(minutes=20),
+        )
+        manifest.add_resource(Resource("warehouse", name, created=True, id=str(created.id)))
+
     def _upload_wheel(self, manifest: Manifest, notify: Callable[[str], None]) -> str:
         """The project's wheel in the artifacts volume (replaced: it is our code as it is now)."""
         wheel = _wheel(notify)
@@ -434,6 +470,9 @@ class WorkspaceDeployment:
 
     def _delete(self, resource: Resource, doomed_volumes: set[str]) -> str | None:
         kind, name = resource.kind, resource.name
+        if kind == "warehouse":
+            self.client.warehouses.delete(str(resource.id))
+            return f"SQL warehouse {name} ({resource.id})"
         if kind == "app":
             self.client.apps.delete(name)
             return f"app {name}"
