@@ -26,6 +26,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_demo_latency.py
+	$(BIN)/python benchmarks/bench_appstore.py
 
 clean:
 	rm -rf $(VENV) .casper
