@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from casper.engine import Engine, engine_names, open_engine
 from casper.errors import CasperError
 from casper.home import CasperHome
-from casper.settings import Settings
+from casper.settings import DEFAULT_ENGINE, Settings
 
 app = typer.Typer(
     name="casper",
@@ -566,8 +566,10 @@ def up(
             on_start=lambda stage: spinner.update(f"[bold]{stage.name}[/]: {stage.summary}"),
             on_done=lambda stage, summary: out.print(f"[green]done[/] {stage.name}: {summary}"),
         )
+    flag = "" if bound.name == DEFAULT_ENGINE else f" --engine {bound.name}"
     out.print(
-        f"everything lives under {bound.home.root}; `casper status` for counts, `casper down` to remove it"
+        f"everything lives under {bound.home.root}; `casper status{flag}` for counts, "
+        f"`casper down{flag}` to remove it"
     )
 
 

@@ -108,6 +108,8 @@ class Manifest:
             elif kind == "file" and target.exists():
                 target.unlink()
                 removed.append(relative)
+        # the landing folder is made by every command that lands (CasperHome.ensure)
+        touched_folders.add(self.home / "landing")
         for folder in sorted(touched_folders, key=lambda p: len(p.parts), reverse=True):
             _remove_if_empty(folder, self.home)
         if self.path.exists():

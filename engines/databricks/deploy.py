@@ -239,56 +239,52 @@ class WorkspaceDeployment:
 
     # -- resources -----------------------------------------------------------------------------
 
-    def _ensure_catalog(self, manifest: Manifest) -> None:
+    def _ensure(
+        self, manifest: Manifest, kind: str, name: str, get: Callable[[], object],
+        create: Callable[[], object],
+    ) -> None:  # fmt: skip
+        """Use the resource if it exists (recorded as not ours), else create and record it."""
         from databricks.sdk.errors import NotFound, ResourceAlreadyExists
 
-        name = self.names.catalog
         try:
-            self.client.catalogs.get(name)
+            get()
             created = False
         except NotFound:
             try:
-                self.client.catalogs.create(name=name, comment="Casper's Kitchens")
+                create()
                 created = True
-            except ResourceAlreadyExists:
+            except ResourceAlreadyExists:  # made meanwhile by someone else
                 created = False
-        manifest.add_resource(Resource("catalog", name, created))
+        manifest.add_resource(Resource(kind, name, created))
+
+    def _ensure_catalog(self, manifest: Manifest) -> None:
+        name = self.names.catalog
+        self._ensure(
+            manifest, "catalog", name,
+            get=lambda: self.client.catalogs.get(name),
+            create=lambda: self.client.catalogs.create(name=name, comment="Casper's Kitchens"),
+        )  # fmt: skip
 
     def _ensure_schema(self, manifest: Manifest, schema: str) -> None:
-        from databricks.sdk.errors import NotFound, ResourceAlreadyExists
-
-        full_name = f"{self.names.catalog}.{schema}"
-        try:
-            self.client.schemas.get(full_name)
-            created = False
-        except NotFound:
-            try:
-                self.client.schemas.create(name=schema, catalog_name=self.names.catalog)
-                created = True
-            except ResourceAlreadyExists:
-                created = False
-        manifest.add_resource(Resource("schema", full_name, created))
+        catalog = self.names.catalog
+        self._ensure(
+            manifest, "schema", f"{catalog}.{schema}",
+            get=lambda: self.client.schemas.get(f"{catalog}.{schema}"),
+            create=lambda: self.client.schemas.create(name=schema, catalog_name=catalog),
+        )  # fmt: skip
 
     def _ensure_volume(self, manifest: Manifest, schema: str, volume: str) -> None:
-        from databricks.sdk.errors import NotFound, ResourceAlreadyExists
         from databricks.sdk.service.catalog import VolumeType
 
-        full_name = f"{self.names.catalog}.{schema}.{volume}"
-        try:
-            self.client.volumes.read(full_name)
-            created = False
-        except NotFound:
-            try:
-                self.client.volumes.create(
-                    catalog_name=self.names.catalog,
-                    schema_name=schema,
-                    name=volume,
-                    volume_type=VolumeType.MANAGED,
-                )
-                created = True
-            except ResourceAlreadyExists:
-                created = False
-        manifest.add_resource(Resource("volume", full_name, created))
+        catalog = self.names.catalog
+        self._ensure(
+            manifest, "volume", f"{catalog}.{schema}.{volume}",
+            get=lambda: self.client.volumes.read(f"{catalog}.{schema}.{volume}"),
+            create=lambda: self.client.volumes.create(
+                catalog_name=catalog, schema_name=schema, name=volume,
+                volume_type=VolumeType.MANAGED,
+            ),
+        )  # fmt: skip
 
     def _ensure_sql_warehouse(self, manifest: Manifest, notify: Callable[[str], None]) -> None:
         """The SQL warehouse `casper status` reads counts through: the one the settings name, else
@@ -526,8 +522,11 @@ class WorkspaceDeployment:
         return f"{len(names)} landing files in {folder}" if names else None
 
 
+_built: dict[str, Path] = {}
+
+
 def _wheel(notify: Callable[[str], None]) -> Path:
-    """$CASPER_WHEEL, else the project's wheel built from its source tree."""
+    """$CASPER_WHEEL, else the project's wheel built from its source tree (once per process)."""
     import os
 
     given = os.environ.get(WHEEL_ENV)
@@ -541,6 +540,8 @@ def _wheel(notify: Callable[[str], None]) -> Path:
         raise DatabricksError(
             f"cannot build the project's wheel: no source tree at {project} (set ${WHEEL_ENV})"
         )
+    if "project" in _built:
+        return _built["project"]
     notify("building the project's wheel for the jobs")
     folder = Path(tempfile.mkdtemp(prefix="casper-wheel-"))
     built = subprocess.run(
@@ -552,4 +553,5 @@ def _wheel(notify: Callable[[str], None]) -> Path:
     if built.returncode != 0 or not wheels:
         problem = (built.stderr.strip().splitlines() or ["no wheel"])[-1]
         raise DatabricksError(f"building the project's wheel failed: {problem}")
+    _built["project"] = wheels[0]
     return wheels[0]
