@@ -203,7 +203,8 @@ class Engine(ABC):
 
     @abstractmethod
     def app_store_dsn(self) -> str | None:
-        """The DSN `casper down` needs to drop the app store, or None when it lives under the home."""
+        """The app store's PostgreSQL DSN (with fresh credentials on each call where they expire),
+        or None when it is embedded under the home. It may hold a password: never print it."""
 
 
 # -- the registry of engines --------------------------------------------------------------------

@@ -37,7 +37,7 @@ from casper.home import CasperHome
 from engines.databricks.app_yaml import APP_ENTRY_MODULE, app_yaml
 from tests.appstore_fixtures import FULL, ORDERS, PARTIAL, SteppingClock, realistic_frames
 from tests.cli_helpers import casper, casper_env
-from tui.databricks_app import app_port, lakebase_dsn
+from tui.databricks_app import app_port
 from tui.web import APP_STORE_ENV, ReviewWebServer, session_command, session_environment
 
 T = TypeVar("T")
@@ -218,19 +218,6 @@ def test_app_yaml_runs_the_databricks_entry_with_its_environment() -> None:
     }
     entry = __import__(APP_ENTRY_MODULE, fromlist=["main"])
     assert callable(entry.main)
-
-
-def test_the_lakebase_dsn_takes_the_resource_variables_and_a_fresh_password_each_time() -> None:
-    tokens = iter(["token-1", "token-2"])
-    environ = {"PGHOST": "instance.database.example", "PGDATABASE": "caspers", "PGUSER": "sp-id"}
-    dsn = lakebase_dsn(lambda: next(tokens), environ)
-    assert dsn() == (
-        "host=instance.database.example port=5432 dbname=caspers user=sp-id sslmode=require "
-        "password=token-1"
-    )
-    assert dsn().endswith("password=token-2")
-    with pytest.raises(CasperError, match="no PGHOST, PGUSER in the environment"):
-        lakebase_dsn(lambda: "x", {"PGDATABASE": "caspers"})
 
 
 def test_the_app_port_must_be_a_number() -> None:

@@ -12,45 +12,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-from psycopg.conninfo import make_conninfo
-
+from casper.engine import open_engine
 from casper.errors import CasperError
 from casper.home import CasperHome
+from casper.settings import Settings
 from tui.web import StoreDsn, serve_review
 
 APP_PORT_ENV = "DATABRICKS_APP_PORT"
 ALL_INTERFACES = "0.0.0.0"
-
-PasswordProvider = Callable[[], str]
-"""Returns a currently valid password (a Lakebase OAuth token) for PGUSER."""
-
-
-def lakebase_dsn(password: PasswordProvider, environ: Mapping[str, str] = os.environ) -> StoreDsn:
-    """A DSN factory for the app's database resource, calling `password()` on every use."""
-    missing = [name for name in ("PGHOST", "PGDATABASE", "PGUSER") if not environ.get(name)]
-    if missing:
-        raise CasperError(
-            f"no {', '.join(missing)} in the environment: give the Databricks App a database resource"
-        )
-    fields = {
-        "host": environ["PGHOST"],
-        "port": environ.get("PGPORT") or "5432",
-        "dbname": environ["PGDATABASE"],
-        "user": environ["PGUSER"],
-        "sslmode": environ.get("PGSSLMODE") or "require",
-    }
-    return lambda: make_conninfo(**fields, password=password())
-
-
-def lakebase_oauth_password() -> str:
-    """The seam for the Lakebase credential: not built yet. It is to return a fresh OAuth token for
-    the app's service principal from databricks-sdk (the engine's Lakebase credential work)."""
-    raise CasperError(
-        "Lakebase OAuth credentials are not implemented yet: pass a password provider to "
-        "tui.databricks_app.lakebase_dsn"
-    )
 
 
 def app_port(environ: Mapping[str, str] = os.environ) -> int:
@@ -79,7 +50,10 @@ def serve_databricks_app(
 
 def main() -> None:
     try:
-        serve_databricks_app(lakebase_dsn(lakebase_oauth_password))
+        # the databricks engine, named with the app's environment (app.yaml), builds each DSN
+        # with a fresh Lakebase OAuth password for the app's service principal
+        engine = open_engine(Settings.load(engine=os.environ.get("CASPER_ENGINE") or "databricks"))
+        serve_databricks_app(engine.app_store_dsn)
     except CasperError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

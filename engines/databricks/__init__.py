@@ -101,12 +101,18 @@ class DatabricksEngine(Engine):
 
         return WorkspaceDeployment(self)
 
-    # the app store
+    # the app store: Lakebase, with a fresh OAuth password in every DSN (tokens last an hour)
     def open_app_store(self) -> AppStore:
-        raise self._runtime_only("the Lakebase app store")
+        from casper.appstore.store import open_store
+
+        return open_store(self.home, self.app_store_dsn())
 
     def app_store_dsn(self) -> str | None:
-        return None
+        from engines.databricks.client import workspace_errors
+        from engines.databricks.lakebase import Lakebase
+
+        with workspace_errors("the Lakebase app store", self.client.config.host):
+            return Lakebase(self.client, self.names).dsn()
 
     def _runtime_only(self, what: str) -> DatabricksError:
         return DatabricksError(

@@ -226,8 +226,16 @@ class WorkspaceDeployment:
             created = True
         self.client.workspace.mkdirs(folder)
         manifest.add_resource(Resource("workspace_source", root, created=created))
+        settings = self.engine.settings
+        # the app opens this engine with the same names (its Lakebase instance, its catalog)
+        environment = {
+            "CASPER_ENGINE": self.engine.name,
+            "CASPER_CATALOG": settings.catalog,
+            "CASPER_EVENTS_VOLUME": settings.events_volume,
+            "CASPER_SIMULATOR_SCHEMA": settings.simulator_schema,
+        }
         files = {
-            "app.yaml": app_yaml().encode(),
+            "app.yaml": app_yaml(env=environment).encode(),
             "requirements.txt": f"./{wheel.name}\n".encode(),
             wheel.name: wheel.read_bytes(),
         }

@@ -8,11 +8,13 @@ nothing outside this module knows which one is used.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engines.databricks.client import DatabricksError
 from engines.databricks.names import WorkspaceNames
 
 if TYPE_CHECKING:
@@ -142,6 +144,36 @@ class Lakebase:
                 ),
             )
         )
+
+    def dsn(self, environ: Mapping[str, str] = os.environ) -> str:
+        """A DSN with a fresh password. Inside the Databricks App the database resource sets
+        PGHOST, PGPORT, PGDATABASE, PGUSER (its service principal) and PGSSLMODE; elsewhere the
+        instance's host and the caller's own identity are used."""
+        from psycopg.conninfo import make_conninfo
+
+        if environ.get("PGHOST"):
+            missing = [name for name in ("PGDATABASE", "PGUSER") if not environ.get(name)]
+            if missing:
+                raise DatabricksError(
+                    f"no {', '.join(missing)} in the environment: give the app a database resource"
+                )
+            fields = {
+                "host": environ["PGHOST"],
+                "port": environ.get("PGPORT") or "5432",
+                "dbname": environ["PGDATABASE"],
+                "user": environ["PGUSER"],
+                "sslmode": environ.get("PGSSLMODE") or "require",
+            }
+        else:
+            instance = self.client.database.get_database_instance(self.names.instance)
+            fields = {
+                "host": instance.read_write_dns or "",
+                "port": "5432",
+                "dbname": self.names.database,
+                "user": self.client.current_user.me().user_name or "",
+                "sslmode": "require",
+            }
+        return make_conninfo(**fields, password=self.password())
 
     def password(self) -> str:
         """A fresh OAuth token to log in to Postgres with (valid one hour): ask for one per
