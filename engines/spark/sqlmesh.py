@@ -90,9 +90,26 @@ def spark_conf(home: CasperHome) -> dict[str, str]:
     }
 
 
+def stop_session_of_another_home(home: CasperHome) -> None:
+    """A session's warehouse directory and metastore are fixed when it starts, and a new session
+    would reuse the running one: stop a session this process opened on another home (pyspark keeps
+    the JVM, so that is quick)."""
+    from pyspark.sql import SparkSession
+
+    wanted = spark_conf(home)["spark.hadoop.javax.jdo.option.ConnectionURL"]
+    # the thread's active session, else the process's default one (a stream's callback thread)
+    active = SparkSession.getActiveSession() or getattr(SparkSession, "_instantiatedSession", None)
+    if active is not None:
+        current = active.sparkContext.getConf().get("spark.hadoop.javax.jdo.option.ConnectionURL")
+        if current != wanted:
+            active.stop()
+
+
 def gateway_config(home: CasperHome) -> GatewayConfig:
     from sqlmesh.core.config import DuckDBConnectionConfig, GatewayConfig, SparkConnectionConfig
 
+    # SQLMesh's adapter takes the running session if there is one: it must be this home's
+    stop_session_of_another_home(home)
     conf = spark_conf(home)
     return GatewayConfig(
         connection=SparkConnectionConfig(config=conf, concurrent_tasks=2, register_comments=False),

@@ -25,7 +25,7 @@ from casper.home import CasperHome
 from casper.refunds import queries
 from casper.refunds.queries import ORDERS, RECOMMENDATIONS
 from casper.refunds.scoring import RECOMMENDATION_COLUMNS, SCORING_INPUT
-from engines.spark.sqlmesh import open_session, spark_conf
+from engines.spark.sqlmesh import open_session, stop_session_of_another_home
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -69,20 +69,8 @@ FEATURE_DTYPES = {
 
 
 def session_for(home: CasperHome) -> SparkSession:
-    """The local Spark session on `home`'s warehouse and metastore.
-
-    A session's warehouse directory and metastore are fixed when it starts: a session this process
-    opened on another home is stopped first (pyspark keeps the JVM, so that is quick).
-    """
-    from pyspark.sql import SparkSession
-
-    wanted = spark_conf(home)["spark.hadoop.javax.jdo.option.ConnectionURL"]
-    # the thread's active session, else the process's default one (a stream's callback thread)
-    active = SparkSession.getActiveSession() or getattr(SparkSession, "_instantiatedSession", None)
-    if active is not None:
-        current = active.sparkContext.getConf().get("spark.hadoop.javax.jdo.option.ConnectionURL")
-        if current != wanted:
-            active.stop()
+    """The local Spark session on `home`'s warehouse and metastore (never another home's)."""
+    stop_session_of_another_home(home)
     return open_session(home)
 
 
