@@ -573,6 +573,51 @@ def up(
     )
 
 
+#: the engine `casper bundle` writes for unless told otherwise: the one that deploys elsewhere
+BUNDLE_ENGINE = "databricks"
+
+
+@app.command()
+@friendly
+def bundle(
+    ctx: typer.Context,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="The bundle's folder (written over).")
+    ] = Path("caspers-bundle"),
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help=f"The engine whose deployment to write [default: $CASPER_ENGINE, else {BUNDLE_ENGINE}].",
+            show_default=False,
+        ),
+    ] = None,
+    catalog: CatalogOption = None,
+    events_volume: EventsVolumeOption = None,
+    simulator_schema: SimulatorSchemaOption = None,
+) -> None:
+    """Write what `casper up` deploys as a Databricks Asset Bundle (no workspace needed)."""
+    if engine is None and "CASPER_ENGINE" not in os.environ:
+        engine = BUNDLE_ENGINE
+    bound = _engine(
+        ctx, engine,
+        catalog=catalog, events_volume=events_volume, simulator_schema=simulator_schema,
+    )  # fmt: skip
+    deployment = bound.deployment()
+    if deployment is None:
+        raise CasperError(
+            f"the {bound.name} engine runs its stages on this machine: it has no deployment to "
+            f"write as a bundle (use --engine {BUNDLE_ENGINE})"
+        )
+    for path in deployment.export(out_dir):
+        out.print(f"wrote {path}", highlight=False)
+    out.print(
+        "bundles cannot upload events, register model versions or run the first jobs: those stay "
+        f"`casper up --engine {bound.name}`'s",
+        highlight=False,
+    )
+
+
 @app.command()
 @friendly
 def demo(

@@ -449,6 +449,15 @@ class WorkspaceDeployment:
         ]
         return wheels[-1] if wheels else None
 
+    # -- as files another tool deploys ----------------------------------------------------------
+
+    def export(self, folder: Path) -> list[Path]:
+        """A Databricks Asset Bundle of the jobs, schemas and volumes (engines/databricks/bundle.py);
+        no workspace call."""
+        from engines.databricks.bundle import write_bundle
+
+        return write_bundle(self, folder)
+
     # -- down ----------------------------------------------------------------------------------
 
     def teardown(self, manifest: Manifest, say: Callable[[str], None]) -> None:
