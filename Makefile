@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,spark,databricks
+EXTRAS ?= dev,spark,databricks,bundles
 
 .PHONY: demo test lint bench clean
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from casper.engine import Engine, engine_names, open_engine
@@ -112,7 +113,8 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except CasperError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escaped: an error naming an extra ('caspers-kitchens[databricks]') is not markup
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -570,6 +572,51 @@ def up(
     out.print(
         f"everything lives under {bound.home.root}; `casper status{flag}` for counts, "
         f"`casper down{flag}` to remove it"
+    )
+
+
+#: the engine `casper bundle` writes for unless told otherwise: the one that deploys elsewhere
+BUNDLE_ENGINE = "databricks"
+
+
+@app.command()
+@friendly
+def bundle(
+    ctx: typer.Context,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="The bundle's folder (written over).")
+    ] = Path("caspers-bundle"),
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help=f"The engine whose deployment to write [default: $CASPER_ENGINE, else {BUNDLE_ENGINE}].",
+            show_default=False,
+        ),
+    ] = None,
+    catalog: CatalogOption = None,
+    events_volume: EventsVolumeOption = None,
+    simulator_schema: SimulatorSchemaOption = None,
+) -> None:
+    """Write what `casper up` deploys as a Databricks Asset Bundle (no workspace needed)."""
+    if engine is None and "CASPER_ENGINE" not in os.environ:
+        engine = BUNDLE_ENGINE
+    bound = _engine(
+        ctx, engine,
+        catalog=catalog, events_volume=events_volume, simulator_schema=simulator_schema,
+    )  # fmt: skip
+    deployment = bound.deployment()
+    if deployment is None:
+        raise CasperError(
+            f"the {bound.name} engine runs its stages on this machine: it has no deployment to "
+            f"write as a bundle (use --engine {BUNDLE_ENGINE})"
+        )
+    for path in deployment.export(out_dir):
+        out.print(f"wrote {path}", highlight=False)
+    out.print(
+        "bundles cannot upload events, register model versions or run the first jobs: those stay "
+        f"`casper up --engine {bound.name}`'s",
+        highlight=False,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from casper.errors import CasperError
@@ -137,6 +138,11 @@ class Deployment(Protocol):
 
     def teardown(self, manifest: Manifest, say: Callable[[str], None]) -> None:
         """Delete what the manifest's resources say we created, in dependency order."""
+        ...
+
+    def export(self, folder: Path) -> list[Path]:
+        """Write this deployment as files another tool deploys (a Databricks Asset Bundle) under
+        `folder`, without touching the workspace; returns the files written."""
         ...
 
 

@@ -9,7 +9,16 @@ import pytest
 
 from tests.cli_helpers import NOW, casper, landed_events, landed_lines
 
-COMMANDS = [[], ["generate"], ["live"], ["replay"], ["roads"], ["roads", "fetch"], ["status"]]
+COMMANDS = [
+    [],
+    ["generate"],
+    ["live"],
+    ["replay"],
+    ["roads"],
+    ["roads", "fetch"],
+    ["status"],
+    ["bundle"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "casper")

@@ -42,9 +42,10 @@ class DatabricksEngine(Engine):
     def names(self) -> WorkspaceNames:
         return WorkspaceNames.of(self.settings)
 
-    def task_arguments(self, command: list[str]) -> list[str]:
-        """The `casper` command line a job task runs: this engine, with the same names."""
-        n = self.names
+    def task_arguments(self, command: list[str], names: WorkspaceNames | None = None) -> list[str]:
+        """The `casper` command line a job task runs: this engine, with the same names (`names`,
+        default the settings')."""
+        n = names or self.names
         return [
             "--home", JOB_HOME,
             "--catalog", n.catalog,

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,29 @@ REFUND_STREAM_MINUTES = 10
 LIVE_MINUTES = 10
 #: how long `up` waits for one job run
 RUN_TIMEOUT_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job `up` creates: its stage (the job is caspers-<catalog>-<stage>), the `casper` command
+    its task runs, and its schedule in minutes (None: unscheduled, it runs when `up` runs it)."""
+
+    stage: str
+    command: tuple[str, ...]
+    every_minutes: int | None = None
+
+
+#: the jobs `up` creates, in stage order; `casper bundle` (engines/databricks/bundle.py) exports
+#: the same definitions
+JOBS = {
+    job.stage: job
+    for job in (
+        JobSpec("live", ("live", "--sim-minutes", str(LIVE_MINUTES)), every_minutes=LIVE_MINUTES),
+        JobSpec("lakeflow", ("pipeline",)),
+        JobSpec("refund_agent", ("refunds", "train")),
+        JobSpec("refund_stream", ("refunds", "score"), every_minutes=REFUND_STREAM_MINUTES),
+    )
+}
 #: the order `down` deletes in: what depends on something goes before it
 TEARDOWN_ORDER = (
     "app",
@@ -121,25 +145,17 @@ class WorkspaceDeployment:
         self._ensure_sql_warehouse(manifest, context.notify)
         landed = land_history(context)
         wheel = self._upload_wheel(manifest, context.notify)
-        self._ensure_job(
-            manifest,
-            "live",
-            ["live", "--sim-minutes", str(LIVE_MINUTES)],
-            wheel,
-            every_minutes=LIVE_MINUTES,
-        )
+        self._ensure_job(manifest, JOBS["live"], wheel)
         return f"{landed}; live orders every {LIVE_MINUTES} minutes (job {self.names.job_name('live')})"
 
     def _lakeflow(self, context: StageContext) -> str:
-        return self._run_stage_job(context, "lakeflow", ["pipeline"])
+        return self._run_stage_job(context, JOBS["lakeflow"])
 
     def _refund_agent(self, context: StageContext) -> str:
-        return self._run_stage_job(context, "refund_agent", ["refunds", "train"])
+        return self._run_stage_job(context, JOBS["refund_agent"])
 
     def _refund_stream(self, context: StageContext) -> str:
-        return self._run_stage_job(
-            context, "refund_stream", ["refunds", "score"], every_minutes=REFUND_STREAM_MINUTES
-        )
+        return self._run_stage_job(context, JOBS["refund_stream"])
 
     def _lakebase(self, context: StageContext) -> str:
         manifest, lakebase = context.manifest, Lakebase(self.client, self.names)
@@ -324,33 +340,35 @@ class WorkspaceDeployment:
     def _upload_wheel(self, manifest: Manifest, notify: Callable[[str], None]) -> str:
         """The project's wheel in the artifacts volume (replaced: it is our code as it is now)."""
         wheel = _wheel(notify)
-        target = f"{self.names.artifacts_path}/wheels/{wheel.name}"
+        target = wheel_path(self.names, wheel.name)
         with wheel.open("rb") as handle:
             self.client.files.upload(target, handle, overwrite=True)
         manifest.add_resource(Resource("file", target, created=True))
         return target
 
-    def _job_settings(
-        self, stage: str, command: list[str], wheel: str, every_minutes: int | None
-    ) -> dict:
+    def job_settings(self, job: JobSpec, wheel: str, names: WorkspaceNames | None = None) -> dict:
+        """The keyword arguments of jobs.create (and of jobs.JobSettings) for one job; `names`
+        (default: the settings') name the catalog, schema and volume it works with."""
         from databricks.sdk.service import compute, jobs
 
+        names = names or self.names
+        stage = job.stage
         schedule = None
-        if every_minutes is not None:
+        if job.every_minutes is not None:
             schedule = jobs.CronSchedule(
-                quartz_cron_expression=f"0 0/{every_minutes} * * * ?",
+                quartz_cron_expression=f"0 0/{job.every_minutes} * * * ?",
                 timezone_id="UTC",
                 pause_status=jobs.PauseStatus.UNPAUSED,
             )
         return {
-            "name": self.names.job_name(stage),
+            "name": names.job_name(stage),
             "tasks": [
                 jobs.Task(
                     task_key=stage,
                     python_wheel_task=jobs.PythonWheelTask(
                         package_name=PACKAGE,
                         entry_point="casper",
-                        parameters=self.engine.task_arguments(command),
+                        parameters=self.engine.task_arguments(list(job.command), names),
                     ),
                     environment_key="casper",
                 )
@@ -365,22 +383,14 @@ class WorkspaceDeployment:
             ],
             "schedule": schedule,
             "max_concurrent_runs": 1,
-            "tags": {"casper": self.names.catalog},
+            "tags": {"casper": names.catalog},
         }
 
-    def _ensure_job(
-        self,
-        manifest: Manifest,
-        stage: str,
-        command: list[str],
-        wheel: str,
-        *,
-        every_minutes: int | None = None,
-    ) -> int:
+    def _ensure_job(self, manifest: Manifest, job: JobSpec, wheel: str) -> int:
         from databricks.sdk.errors import NotFound
         from databricks.sdk.service import jobs
 
-        settings = self._job_settings(stage, command, wheel, every_minutes)
+        settings = self.job_settings(job, wheel)
         recorded = manifest.resource("job", settings["name"])
         if recorded is not None and recorded.id is not None:
             try:
@@ -394,21 +404,12 @@ class WorkspaceDeployment:
         manifest.add_resource(Resource("job", settings["name"], created=True, id=str(job_id)))
         return job_id
 
-    def _run_stage_job(
-        self,
-        context: StageContext,
-        stage: str,
-        command: list[str],
-        *,
-        every_minutes: int | None = None,
-    ) -> str:
+    def _run_stage_job(self, context: StageContext, job: JobSpec) -> str:
         wheel = self._recorded_wheel(context.manifest) or self._upload_wheel(
             context.manifest, context.notify
         )
-        job_id = self._ensure_job(
-            context.manifest, stage, command, wheel, every_minutes=every_minutes
-        )
-        name = self.names.job_name(stage)
+        job_id = self._ensure_job(context.manifest, job, wheel)
+        name = self.names.job_name(job.stage)
 
         def progress(run) -> None:
             state = (
@@ -426,7 +427,7 @@ class WorkspaceDeployment:
                 f"job {name} run {run.run_id} ended {result or 'without a result'}: "
                 f"{self._run_error(run)}"
             )
-        cadence = f", then every {every_minutes} minutes" if every_minutes else ""
+        cadence = f", then every {job.every_minutes} minutes" if job.every_minutes else ""
         return f"job {name} ran ({run.run_page_url or f'run {run.run_id}'}){cadence}"
 
     def _run_error(self, run) -> str:
@@ -447,6 +448,15 @@ class WorkspaceDeployment:
             r.name for r in manifest.resources if r.kind == "file" and r.name.endswith(".whl")
         ]
         return wheels[-1] if wheels else None
+
+    # -- as files another tool deploys ----------------------------------------------------------
+
+    def export(self, folder: Path) -> list[Path]:
+        """A Databricks Asset Bundle of the jobs, schemas and volumes (engines/databricks/bundle.py);
+        no workspace call."""
+        from engines.databricks.bundle import write_bundle
+
+        return write_bundle(self, folder)
 
     # -- down ----------------------------------------------------------------------------------
 
@@ -528,6 +538,11 @@ class WorkspaceDeployment:
         for landed in names:
             self.client.files.delete(f"{folder}/{landed}")
         return f"{len(names)} landing files in {folder}" if names else None
+
+
+def wheel_path(names: WorkspaceNames, wheel_name: str) -> str:
+    """Where the project's wheel goes in the artifacts volume (and what the jobs install)."""
+    return f"{names.artifacts_path}/wheels/{wheel_name}"
 
 
 _built: dict[str, Path] = {}
