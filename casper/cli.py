@@ -656,11 +656,11 @@ def demo(
 
 @app.command()
 @friendly
-def down(ctx: typer.Context, engine: EngineOption = None) -> None:
+def down(ctx: typer.Context, engine: EngineOption = None, app_store: AppStoreOption = None) -> None:
     """Remove exactly what `casper up` created (your own files and resources stay)."""
     from casper.manifest import Manifest
 
-    bound = _engine(ctx, engine)
+    bound = _engine(ctx, engine, app_store)
     home = bound.home
     manifest = Manifest.load(home.root)
     if not manifest.entries and not manifest.path.exists():
@@ -681,7 +681,8 @@ def down(ctx: typer.Context, engine: EngineOption = None) -> None:
     if manifest.app_store_dsn:
         from casper.appstore.store import drop_app_store
 
-        dropped = drop_app_store(manifest.app_store_dsn)
+        # the manifest keeps no password: a DSN given now (option or $CASPER_APP_STORE) may hold it
+        dropped = drop_app_store(bound.app_store_dsn() or manifest.app_store_dsn)
     removed = manifest.remove_all()
     for item in [*dropped, *removed]:
         out.print(f"removed {item}", highlight=False)

@@ -38,6 +38,8 @@ class Manifest:
     home: Path
     entries: dict[str, Kind] = field(default_factory=dict)
     stages: dict[str, bool] = field(default_factory=dict)
+    #: the app store's PostgreSQL DSN without its password (never stored: libpq finds it in
+    #: PGPASSWORD, ~/.pgpass or a service file, or `casper down --app-store DSN` gives it)
     app_store_dsn: str | None = None
     resources: list[Resource] = field(default_factory=list)
     #: the settings a deployment was made with (catalog, volume, schema), so later commands on
@@ -86,7 +88,11 @@ class Manifest:
             "resources": [r.as_dict() for r in self.resources],
             "settings": self.settings,
         }
-        temporary.write_text(json.dumps(document, indent=2, sort_keys=True))
+        # owner-only: the manifest names the app store's server and the workspace's resources
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(document, indent=2, sort_keys=True))
+        os.chmod(temporary, 0o600)  # a temporary left by an older version may be wider
         os.replace(temporary, self.path)
 
     def remove_all(self) -> list[str]:

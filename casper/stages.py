@@ -109,13 +109,14 @@ def _refund_stream(context: StageContext) -> str:
 
 
 def _lakebase(context: StageContext) -> str:
+    from casper.appstore.store import without_password
     from casper.reverse_etl import sync_to_store
 
     dsn = context.engine.app_store_dsn()
     if dsn is None:
         context.manifest.record("appstore", "folder")
     else:
-        context.manifest.app_store_dsn = dsn
+        context.manifest.app_store_dsn = without_password(dsn)
     context.manifest.save()
     with context.engine.open_app_store() as store:
         report = sync_to_store(context.engine, store)

@@ -89,3 +89,37 @@ def test_a_stage_brings_what_it_depends_on_in_order():
         "lakeflow",
         "refund_agent",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_an_app_store_password_is_never_written_under_the_home(tmp_path):
+    import stat
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from tests.appstore_fixtures import postgres_dsn
+
+    secret = "s3cret-pw-" + tmp_path.name
+    fields = conninfo_to_dict(postgres_dsn())
+    dsn = make_conninfo(**{k: str(v) for k, v in fields.items()}, password=secret)
+    home = tmp_path / "home"
+    first = casper(home, "up", "--now", NOW, "--days", "1", "--locations", "sanfrancisco",
+                   "--app-store", dsn)  # fmt: skip
+    assert secret not in first.stdout + first.stderr
+    manifest = home / "manifest.json"
+    assert stat.S_IMODE(manifest.stat().st_mode) == 0o600
+    recorded = json.loads(manifest.read_text())["app_store_dsn"]
+    assert conninfo_to_dict(recorded)["dbname"] == fields["dbname"] and "password" not in recorded
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert status(home)["pending"] > 0  # the recorded DSN (no password) still reaches the store
+    gone = casper(home, "down")  # drops the PostgreSQL schemas with the recorded DSN
+    assert "PostgreSQL schema refunds" in gone.stdout
+    with psycopg.connect(dsn) as connection:
+        schemas = {
+            r[0] for r in connection.execute("SELECT schema_name FROM information_schema.schemata")
+        }
+    assert not {"recommender", "refunds"} & schemas

@@ -581,6 +581,21 @@ def backend_for(home: CasperHome, dsn: str | None) -> Backend:
     raise StoreError("--app-store takes a PostgreSQL DSN: postgresql://user@host:port/dbname")
 
 
+def without_password(dsn: str) -> str:
+    """The DSN minus its password (what may be written down: a manifest, a log line)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        fields = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        raise StoreError(
+            "the app store DSN cannot be parsed (not echoed: it may hold a password)"
+        ) from None
+    fields.pop("password", None)
+    return make_conninfo(**{key: str(value) for key, value in fields.items()})
+
+
 def open_store(
     home: CasperHome, dsn: str | None = None, *, clock: Callable[[], datetime] = utc_now
 ) -> AppStore:
