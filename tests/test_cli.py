@@ -120,6 +120,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment):
     assert "Traceback" not in result.stderr
 
 
+def test_a_refused_history_leaves_the_home_as_it_was(tmp_path):
+    home = tmp_path / "home"
+    result = casper(home, "generate", "--days", "100000000", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "would start before 1970; --days can be at most" in result.stderr
+    assert not home.exists() or not any(home.rglob("*.json"))  # no saved plan
+    again = casper(home, "generate", "--days", "1", "--locations", "sanfrancisco", check=False)
+    assert again.returncode == 0, again.stderr  # the home is still usable
+
+
 def test_replay_shifts_to_the_present_and_loops_with_suffixed_ids(generated, tmp_path):
     dataset = tmp_path / "dataset"
     shutil.copytree(generated / "landing", dataset)

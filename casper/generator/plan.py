@@ -18,6 +18,10 @@ from casper.generator.simulation import to_us
 PLAN_FILE = "simulation.json"
 
 
+#: event times are microseconds since this instant
+EPOCH = dt.datetime(1970, 1, 1)
+
+
 class PlanConflictError(CasperError):
     pass
 
@@ -58,6 +62,19 @@ class SimulationPlan:
 
     def sim_start(self, config: LocationConfig) -> dt.datetime:
         return self.now - dt.timedelta(days=config.start_days_ago)
+
+    def validated(self) -> SimulationPlan:
+        """This plan, or a one-line error when a location's history would start before the epoch
+        (event times are microseconds since 1970): checked before anything is saved."""
+        limit = (self.now - EPOCH).days
+        for config in self.configs:
+            if config.start_days_ago > limit:
+                raise CasperError(
+                    f"{config.location_name}: {config.start_days_ago:,} days of history before "
+                    f"{self.now.isoformat(sep=' ')} would start before 1970; --days can be at most "
+                    f"{limit:,}"
+                )
+        return self
 
     def to_json(self) -> str:
         return json.dumps(

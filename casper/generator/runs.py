@@ -42,7 +42,8 @@ def plan_history(
         now=parse_now(now) if now or saved is None else saved.now,
         configs=tuple(effective(c, days, seed) for c in chosen),
     )
-    return requested if saved is None else saved.merged_with(requested)
+    plan = requested if saved is None else saved.merged_with(requested)
+    return plan.validated()
 
 
 def run_generate(
