@@ -116,6 +116,14 @@ def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             # escaped: an error naming an extra ('caspers-kitchens[databricks]') is not markup
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except OSError as exc:  # a read-only or full home, a missing folder: one line, no traceback
+            where = f": {exc.filename}" if exc.filename else ""
+            err.print(
+                f"[bold red]error:[/] {escape(exc.strerror or str(exc))}{escape(where)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
 
     return wrapper
 
@@ -184,7 +192,7 @@ def _stop_on_signals() -> threading.Event:
 def _parse_until(text: str | None):
     from casper.generator.plan import parse_now
 
-    return parse_now(text) if text else None
+    return parse_now(text, "--until") if text else None
 
 
 @app.command()
@@ -265,6 +273,7 @@ def live(
     from casper.generator.runs import plan_history, run_generate, run_live
     from casper.generator.simulation import from_us
 
+    until_at = _parse_until(until)  # a bad value is refused before anything runs
     bound = _engine(ctx, engine)
     home = bound.home
     plan = load_plan(home.generator)
@@ -293,7 +302,7 @@ def live(
         plan,
         stop,
         speed=speed,
-        until=_parse_until(until),
+        until=until_at,
         sim_minutes=sim_minutes,
         batch_rows=batch_rows,
         batch_seconds=batch_seconds,

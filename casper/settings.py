@@ -43,7 +43,10 @@ class Settings(BaseSettings):
     @field_validator("home")
     @classmethod
     def _absolute(cls, home: Path) -> Path:
-        return Path(home).expanduser().absolute()
+        home = Path(home).expanduser().absolute()
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"{home} is a file, not a folder")
+        return home
 
     @field_validator("catalog", "events_volume", "simulator_schema")
     @classmethod
@@ -62,4 +65,5 @@ class Settings(BaseSettings):
             where = ".".join(str(part) for part in problem["loc"]) or "settings"
             variable = f"CASPER_{where.upper()}"
             origin = f" (from ${variable})" if variable in os.environ else ""
-            raise SettingsError(f"setting {where}{origin}: {problem['msg']}") from None
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            raise SettingsError(f"setting {where}{origin}: {message}") from None

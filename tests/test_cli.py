@@ -111,6 +111,7 @@ def test_status_of_an_empty_home(tmp_path):
         (["generate", "--locations", "atlantis"], "unknown location 'atlantis'"),
         (["generate", "--now", "yesterday"], "--now 'yesterday' is not an ISO date-time"),
         (["replay", "/no/such/dataset"], "no such dataset"),
+        (["live", "--until", "yesterday"], "--until 'yesterday' is not an ISO date-time"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment):
@@ -118,6 +119,30 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, fragment):
     assert result.returncode == 2
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_home_that_is_a_file_or_cannot_be_written_is_one_line(tmp_path):
+    file_home = tmp_path / "hostname"
+    file_home.write_text("not a folder")
+    status = casper(file_home, "status", check=False)
+    assert status.returncode == 2
+    assert status.stderr.strip() == f"error: setting home: {file_home} is a file, not a folder"
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "landing").write_text("a file where the landing folder goes")
+    result = casper(blocked, "generate", "--days", "1", "--locations", "sanfrancisco", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: File exists: ")
+
+
+def test_live_until_before_the_simulation_is_one_line(generated, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(generated, home)
+    before = sorted(p.name for p in (home / "landing").iterdir())
+    result = casper(home, "live", "--until", "2020-01-01T00:00:00", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not after where the simulation stands" in result.stderr
+    assert sorted(p.name for p in (home / "landing").iterdir()) == before
 
 
 def test_a_refused_history_leaves_the_home_as_it_was(tmp_path):

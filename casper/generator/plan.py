@@ -26,15 +26,15 @@ class PlanConflictError(CasperError):
     pass
 
 
-def parse_now(text: str | None) -> dt.datetime:
-    """--now as naive UTC, to the second; default: the current time."""
+def parse_now(text: str | None, option: str = "--now") -> dt.datetime:
+    """--now (or another time `option`) as naive UTC, to the second; default: the current time."""
     if text is None:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise CasperError(
-            f"--now {text!r} is not an ISO date-time (e.g. 2026-11-26T12:00:00)"
+            f"{option} {text!r} is not an ISO date-time (e.g. 2026-11-26T12:00:00)"
         ) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)

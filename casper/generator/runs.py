@@ -15,7 +15,7 @@ from casper.generator.kitchens import build_kitchens
 from casper.generator.live import live_streams
 from casper.generator.plan import SimulationPlan, effective, load_plan, parse_now, save_plan
 from casper.generator.replay import ReplaySource, dataset_name, load_dataset, replay_shift
-from casper.generator.simulation import to_us
+from casper.generator.simulation import from_us, to_us
 from casper.generator.stream import PacedStream, StreamProgress, run_streams
 from casper.home import CasperHome
 
@@ -143,6 +143,11 @@ def _until(until: dt.datetime | None, sim_minutes: float | None, clock_us: int) 
     if until is not None and sim_minutes is not None:
         raise CasperError("give --until or --sim-minutes, not both")
     if until is not None:
+        if to_us(until) <= clock_us:
+            raise CasperError(
+                f"--until {until.isoformat(sep=' ')} is not after where the simulation stands "
+                f"({from_us(clock_us).isoformat(sep=' ')}): nothing to run"
+            )
         return to_us(until)
     if sim_minutes is not None:
         return clock_us + int(sim_minutes * 60_000_000)
