@@ -44,12 +44,13 @@ def workspace_client(settings: Settings) -> WorkspaceClient:
 def workspace_errors(what: str, host: str | None) -> Iterator[None]:
     """A refused, failed or unreachable call becomes one line saying what was being done."""
     from databricks.sdk.errors import DatabricksError as SdkError
+    from requests.exceptions import ConnectionError as HttpConnectionError
 
     try:
         yield
     except SdkError as exc:
         raise DatabricksError(f"{what}: the workspace refused: {one_line(exc)}") from None
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, ConnectionError, HttpConnectionError) as exc:
         cause = exc.__cause__ or exc
         raise DatabricksError(
             f"{what}: cannot reach the workspace {host or '(no host configured)'}: {one_line(cause)}"
