@@ -62,6 +62,9 @@ class Lander(Protocol):
     """Where raw event files land: a folder or a remote volume. A reader never sees half a file,
     and `list` shows only landing files (casper.landing.is_landing_file)."""
 
+    #: where the files land (a local folder, a /Volumes path), as messages name it
+    folder: Path | str
+
     def land(self, name: str, payload: bytes) -> None: ...
 
     def exists(self, name: str) -> bool: ...

@@ -69,8 +69,9 @@ def land_history(context: StageContext) -> str:
         if report.files_written
         else "nothing new"
     )
-    where = getattr(context.engine.lander(), "folder", context.home.landing)
-    return f"history up to {plan.now.isoformat(sep=' ')}: {landed} -> {where}"
+    return (
+        f"history up to {plan.now.isoformat(sep=' ')}: {landed} -> {context.engine.lander().folder}"
+    )
 
 
 def _lakeflow(context: StageContext) -> str:

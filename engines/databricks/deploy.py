@@ -313,20 +313,14 @@ class WorkspaceDeployment:
     def _ensure_sql_warehouse(self, manifest: Manifest, notify: Callable[[str], None]) -> None:
         """The SQL warehouse `casper status` reads counts through: the one the settings name, else
         a serverless 2X-Small one we create (and `down` deletes)."""
-        from databricks.sdk.errors import NotFound
 
         given = self.engine.settings.databricks_warehouse_id
         if given:
             manifest.add_resource(Resource("warehouse", f"warehouse {given}", False, id=given))
             return
         name = f"{JOB_PREFIX}-{self.names.catalog}"
-        recorded = manifest.resource("warehouse", name)
-        if recorded is not None and recorded.id:
-            try:
-                self.client.warehouses.get(recorded.id)
-                return
-            except NotFound:
-                manifest.forget_resource(recorded)
+        if self._still_there(manifest, "warehouse", name, self.client.warehouses.get):
+            return
         notify(f"creating the SQL warehouse {name} (serverless, 2X-Small)")
         created = self.client.warehouses.create_and_wait(
             name=name,
@@ -336,6 +330,23 @@ class WorkspaceDeployment:
             timeout=dt.timedelta(minutes=20),
         )
         manifest.add_resource(Resource("warehouse", name, created=True, id=str(created.id)))
+
+    def _still_there(
+        self, manifest: Manifest, kind: str, name: str, get: Callable[[str], object]
+    ) -> str | None:
+        """The id of the resource an earlier `up` recorded, if it still exists; one deleted by
+        hand meanwhile is forgotten (and made again by the caller)."""
+        from databricks.sdk.errors import NotFound
+
+        recorded = manifest.resource(kind, name)
+        if recorded is None or not recorded.id:
+            return None
+        try:
+            get(recorded.id)
+        except NotFound:
+            manifest.forget_resource(recorded)
+            return None
+        return recorded.id
 
     def _upload_wheel(self, manifest: Manifest, notify: Callable[[str], None]) -> str:
         """The project's wheel in the artifacts volume (replaced: it is our code as it is now)."""
@@ -387,19 +398,16 @@ class WorkspaceDeployment:
         }
 
     def _ensure_job(self, manifest: Manifest, job: JobSpec, wheel: str) -> int:
-        from databricks.sdk.errors import NotFound
         from databricks.sdk.service import jobs
 
         settings = self.job_settings(job, wheel)
-        recorded = manifest.resource("job", settings["name"])
-        if recorded is not None and recorded.id is not None:
-            try:
-                self.client.jobs.get(int(recorded.id))
-                # the same job, brought up to date with this deploy's settings
-                self.client.jobs.reset(int(recorded.id), jobs.JobSettings(**settings))
-                return int(recorded.id)
-            except NotFound:
-                manifest.forget_resource(recorded)  # deleted by hand: made again below
+        recorded = self._still_there(
+            manifest, "job", settings["name"], lambda job_id: self.client.jobs.get(int(job_id))
+        )
+        if recorded is not None:
+            # the same job, brought up to date with this deploy's settings
+            self.client.jobs.reset(int(recorded), jobs.JobSettings(**settings))
+            return int(recorded)
         job_id = int(self.client.jobs.create(**settings).job_id)
         manifest.add_resource(Resource("job", settings["name"], created=True, id=str(job_id)))
         return job_id
@@ -478,9 +486,8 @@ class WorkspaceDeployment:
             manifest.forget_resource(resource)
             if removed:
                 say(removed)
-        kept = [r for r in manifest.resources if not r.created]
-        for resource in kept:
-            manifest.forget_resource(resource)
+        manifest.resources = []  # what is left was the user's: used, never ours to delete
+        manifest.save()
 
     def _delete(self, resource: Resource, doomed_volumes: set[str]) -> str | None:
         kind, name = resource.kind, resource.name
