@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from casper.generator.baskets import DECLINING, FLAT, IMPROVING, draw_baskets
-from casper.generator.demand import order_offsets_us
+from casper.generator.demand import base_orders, order_offsets_us
 from casper.generator.lifecycle import draw_lifecycle
 from casper.generator.simulation import Kitchen, to_us
 from tests.generator_fixtures import (
@@ -289,6 +289,22 @@ def test_growth_from_orders_day_1_to_orders_last(sf: Base, curve: str) -> None:
         assert_within(counts.mean(), want, counts.std() / math.sqrt(counts.size), f"day {d}")
     # and the two curves really differ half way (a sanity check that the test can tell them apart)
     assert first + (last - first) / 2 > 2 * first * (last / first) ** 0.5
+
+
+def test_exponential_growth_from_a_vanishing_first_day_stays_finite(sf: Base) -> None:
+    """Found by hypothesis: last / first overflows to inf for a first day of ~1e-308."""
+    config = variant(
+        sf.kitchen,
+        orders_day_1=2.2250738585072014e-308,
+        orders_last=4.0,
+        noise_pct=0,
+        demand_curve="exponential",
+        start_days_ago=2,
+        end_days_ahead=0,
+    ).config
+    assert base_orders(config, config.total_days) == pytest.approx(4.0)
+    assert base_orders(config, 1) == pytest.approx(math.sqrt(2.2250738585072014e-308 * 4.0))
+    assert daily_counts(config, MONDAY, config.total_days, range(50)).mean() > 0
 
 
 def test_simulated_days_follow_weekday_and_growth(sf: Base) -> None:

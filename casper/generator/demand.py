@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 
@@ -43,7 +44,10 @@ def base_orders(config: LocationConfig, day_index: int) -> float:
     progress = day_index / config.total_days
     first, last = config.orders_day_1, config.orders_last
     if config.demand_curve == "exponential" and first > 0 and last > 0:
-        return first * (last / first) ** progress
+        ratio = last / first
+        if math.isinf(ratio):  # a tiny first day (e.g. 1e-308): the same curve in log space
+            return math.exp(math.log(first) + progress * (math.log(last) - math.log(first)))
+        return first * ratio**progress
     return first + (last - first) * progress
 
 
