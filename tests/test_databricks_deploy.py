@@ -225,7 +225,7 @@ def test_status_reports_the_same_keys_read_through_the_workspace(workspace, whee
         for f in workspace.state()["files"]
         if f.startswith(f"/Volumes/{CATALOG}/simulator/events/")
     ]
-    landed = sum(len(workspace.files.files[f].content.splitlines()) for f in in_volume)
+    landed = sum(len(workspace.files.read(f).splitlines()) for f in in_volume)
     answers = {"all_events": 5000, "quarantine": 7, "delivered_ts": 410, "DISTINCT": 390}
 
     def answer(sql: str):

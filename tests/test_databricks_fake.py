@@ -203,6 +203,47 @@ def test_files_in_a_volume_refuse_an_overwrite_unless_asked(databricks_fake, w):
         w.files.upload("/Volumes/caspers/simulator/missing/x.json", io.BytesIO(b"x"))
 
 
+def test_volume_files_are_a_folder_on_disk_that_other_processes_share(databricks_fake, w):
+    root = seed_volume(w)
+    folder = databricks_fake.volume_folder("caspers", "simulator", "events")
+    assert folder == databricks_fake.root / root.lstrip("/")
+    assert folder.is_dir()  # the volume's FUSE path exists before anything is written
+    w.files.upload(f"{root}/landing/a.json", io.BytesIO(b'{"a": 1}\n'))
+    assert (folder / "landing" / "a.json").read_bytes() == b'{"a": 1}\n'
+    # What a job writes on disk, as through /Volumes on its compute, the API then sees.
+    (folder / "landing" / "b.json").write_bytes(b"12345")
+    (folder / "landing" / ".part").write_bytes(b"x")
+    (folder / "landing" / "day=1").mkdir()
+    listed = {e.name: e for e in w.files.list_directory_contents(f"{root}/landing")}
+    assert sorted(listed) == [".part", "a.json", "b.json", "day=1"]
+    assert (listed["b.json"].file_size, listed["day=1"].is_directory) == (5, True)
+    modified_ms = (folder / "landing" / "b.json").stat().st_mtime_ns // 1_000_000
+    assert listed["b.json"].last_modified == modified_ms
+    assert w.files.get_metadata(f"{root}/landing/b.json").content_length == 5
+    assert w.files.download(f"{root}/landing/b.json").contents.read() == b"12345"
+    assert databricks_fake.state()["files"] == [
+        f"{root}/landing/.part",
+        f"{root}/landing/a.json",
+        f"{root}/landing/b.json",
+    ]
+    assert not list(databricks_fake.root.joinpath(".uploads").iterdir())  # no temporary left
+    with pytest.raises(AlreadyExists):
+        w.files.upload(f"{root}/landing/a.json/inner", io.BytesIO(b"x"))
+    w.volumes.delete("caspers.simulator.events")
+    assert not folder.exists()
+    assert databricks_fake.state()["files"] == []
+
+
+def test_stop_removes_the_folder_the_files_live_in():
+    with FakeWorkspace() as fake:
+        fake.seed_catalog("c")
+        fake.seed_schema("c", "s")
+        fake.seed_volume("c", "s", "v")
+        fake.client().files.upload("/Volumes/c/s/v/a.json", io.BytesIO(b"{}"))
+        assert (fake.volume_folder("c", "s", "v") / "a.json").is_file()
+    assert not fake.root.exists()
+
+
 def test_workspace_files_for_app_sources(databricks_fake, w):
     w.workspace.mkdirs(APP_DIR)
     w.workspace.upload(f"{APP_DIR}/app.py", b"print('hi')", format=workspace.ImportFormat.AUTO)

@@ -134,6 +134,8 @@ class UnityCatalog:
             created_by=self.ws.user_name,
         )
         self.volumes[full_name] = info
+        # Its FUSE path exists from the start, as on the workspace's compute.
+        self.ws.files.make_directory(f"/Volumes/{catalog_name}/{schema_name}/{name}")
         return info
 
     def catalog(self, name: str) -> CatalogInfo:

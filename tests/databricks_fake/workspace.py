@@ -2,17 +2,22 @@
 
 It listens on 127.0.0.1 (a free port) in a daemon thread, so the real `databricks-sdk`, MLflow's UC
 registry client and subprocesses (`casper up/down`) all reach it by URL. Every call is recorded
-without credentials; `fail_next` injects 429/503 answers; `state()` says what exists.
+without credentials; `fail_next` injects 429/503 answers; `state()` says what exists. Files API paths
+live on disk under `root`, a fresh temporary folder that `stop()` removes.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -100,6 +105,9 @@ class FakeWorkspace:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._on_stop: list[Callable[[], None]] = []
+        self.root = Path(tempfile.mkdtemp(prefix="databricks-fake-")).resolve()
+        """Where the Files API keeps `/Volumes/...` and `/Models/...` (and job runs their scratch)."""
         self.uc = UnityCatalog(self)
         self.files = FilesApi(self)
         self.models = ModelRegistry(self)
@@ -153,10 +161,20 @@ class FakeWorkspace:
         self._server.serve_forever(poll_interval=0.01)
 
     def stop(self) -> None:
+        """Runs the `on_stop` callbacks (a job executor ends its processes there), stops serving and
+        removes `root`."""
+        callbacks, self._on_stop = self._on_stop, []
+        for callback in reversed(callbacks):
+            callback()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` in `stop()`, before `root` is removed."""
+        self._on_stop.append(callback)
 
     def __enter__(self) -> FakeWorkspace:
         return self.start()
@@ -261,7 +279,7 @@ class FakeWorkspace:
                 "catalogs": sorted(self.uc.catalogs),
                 "schemas": sorted(self.uc.schemas),
                 "volumes": sorted(self.uc.volumes),
-                "files": sorted(self.files.files),
+                "files": self.files.paths(),
                 "workspace_objects": sorted(
                     set(self.workspace_files.objects) - self.workspace_files.builtin
                 ),
@@ -273,6 +291,10 @@ class FakeWorkspace:
                 "synced_tables": sorted(self.lakebase.synced_tables),
                 "apps": sorted(self.apps.apps),
             }
+
+    def volume_folder(self, catalog: str, schema: str, volume: str) -> Path:
+        """The folder on disk that holds `/Volumes/<catalog>/<schema>/<volume>/...`."""
+        return self.root / "Volumes" / catalog / schema / volume
 
     # -- seeding: what the user already had --------------------------------------------------------
 
