@@ -4,7 +4,7 @@ What a run does is up to `fake.job_executor`, called in a background thread at r
 `JobSettings` and its resolved parameters (defaults overridden by `job_parameters`); it returns a
 `RunOutcome` (None means success). `fake.fail_next_run(job_name, error)` makes the next run of a job
 fail without an executor. A run stays RUNNING until its executor returns, so a slow executor (a
-subprocess) is polled like a real job.
+subprocess: `executor.SubprocessTaskExecutor`) is polled like a real job.
 
 As on Databricks, a missing job or run answers 400 INVALID_PARAMETER_VALUE "Job 1 does not exist."
 (the SDK turns it into ResourceDoesNotExist for jobs/get and runs/get only), and runs/get-output only
