@@ -125,6 +125,8 @@ class RegistryTarget:
     artifact_location: str | None
     #: the registered name (Unity Catalog wants catalog.schema.name)
     model_name: str
+    #: the experiment training runs are logged to (a workspace path on Databricks)
+    experiment: str = "caspers-refunds"
 
 
 # -- deploying somewhere else ------------------------------------------------------------------

@@ -27,7 +27,6 @@ from casper.refunds.scoring import SCORING_INPUT
 # MLflow narrates every registration on stderr; our commands say what matters in one line.
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 
-EXPERIMENT = "caspers-refunds"
 CHAMPION = "champion"
 # what the model sees of an order: the scoring input but for when it was delivered
 MODEL_INPUT = tuple(c for c in SCORING_INPUT if c != "delivered_ts")
@@ -52,9 +51,9 @@ def _mlflow(target: RegistryTarget):
 def _experiment(target: RegistryTarget) -> None:
     """The experiment training runs are logged to (only training needs one)."""
     _mlflow(target)
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        mlflow.create_experiment(EXPERIMENT, artifact_location=target.artifact_location)
-    mlflow.set_experiment(EXPERIMENT)
+    if mlflow.get_experiment_by_name(target.experiment) is None:
+        mlflow.create_experiment(target.experiment, artifact_location=target.artifact_location)
+    mlflow.set_experiment(target.experiment)
 
 
 @dataclass(frozen=True)
@@ -124,6 +123,12 @@ def load_champion(target: RegistryTarget):
         )
     _mlflow(target)
     return mlflow.pyfunc.load_model(f"models:/{target.model_name}@{CHAMPION}"), version
+
+
+def load_version(target: RegistryTarget, version: str):
+    """The pyfunc model of `models:/<name>/<version>`."""
+    _mlflow(target)
+    return mlflow.pyfunc.load_model(f"models:/{target.model_name}/{version}")
 
 
 def version_metrics(target: RegistryTarget, version: str) -> dict[str, float]:

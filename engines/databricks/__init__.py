@@ -1,10 +1,12 @@
 """The databricks engine: the same stages deployed to a Databricks workspace with databricks-sdk.
 
-Landing is a Unity Catalog volume (Files API), the refund model lives in Unity Catalog
-(`databricks-uc`, a three-level name), and `casper up/down` deploy and undo the reference's stages
-(engines/databricks/deploy.py). What runs inside the deployed jobs (SQLMesh on Databricks Spark,
-the UC registry from a job, the streaming scorer, Lakebase) is the engine's runtime face, which is
-not built yet: those parts of the port answer with one clear error instead of doing something else.
+It has two faces. On the laptop, landing is a Unity Catalog volume through the Files API, status
+reads counts through a SQL warehouse, and `casper up/down` deploy and undo the reference's stages
+(engines/databricks/deploy.py). Inside a deployed job (engines/databricks/runtime.py), the same
+commands run on the job's compute: landing is the volume's FUSE path, the models and the refund side
+run on the job's Spark session (engines/spark_common, the code the spark engine runs locally), the
+model is registered in Unity Catalog (`databricks-uc`, a three-level name) and scoring is the
+Structured Streaming job with trigger availableNow.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from casper.engine import Engine, RegistryTarget
 from engines.databricks.client import DatabricksError, workspace_client
 from engines.databricks.names import WorkspaceNames
+from engines.databricks.runtime import JobCompute, in_job
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -25,14 +28,21 @@ if TYPE_CHECKING:
     from engines.databricks.deploy import WorkspaceDeployment
     from engines.databricks.statements import StatementWarehouse
     from engines.databricks.volume import VolumeLander
-
-#: where a job's task keeps its home on Databricks compute (state that must survive runs goes to
-#: the volumes; this is scratch)
-JOB_HOME = "/tmp/casper-home"
+    from engines.local import LocalLander
+    from engines.spark_common.landing import SparkLandingReader
+    from engines.spark_common.warehouse import SessionWarehouse
 
 
 class DatabricksEngine(Engine):
     name = "databricks"
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        #: the job's compute when this process is a deployed job's task, else None (the laptop)
+        self.compute: JobCompute | None = JobCompute.current(self.names) if in_job() else None
+        if self.compute is not None:
+            # the home is the job's scratch; what must outlive the run is kept in the volume
+            self.compute.keep_generator_state(self.home.generator)
 
     @cached_property
     def client(self) -> WorkspaceClient:
@@ -44,10 +54,9 @@ class DatabricksEngine(Engine):
 
     def task_arguments(self, command: list[str], names: WorkspaceNames | None = None) -> list[str]:
         """The `casper` command line a job task runs: this engine, with the same names (`names`,
-        default the settings')."""
+        default the settings'). The home is the compute's default (scratch: see runtime.py)."""
         n = names or self.names
         return [
-            "--home", JOB_HOME,
             "--catalog", n.catalog,
             "--events-volume", n.events_volume,
             "--simulator-schema", n.simulator_schema,
@@ -56,27 +65,51 @@ class DatabricksEngine(Engine):
         ]  # fmt: skip
 
     # landing
-    def lander(self) -> VolumeLander:
+    def lander(self) -> VolumeLander | LocalLander:
+        """The events volume: through the Files API from a laptop, its FUSE path in a job."""
+        if self.compute is not None:
+            from engines.local import LocalLander
+
+            return LocalLander(self.compute.landing)
         from engines.databricks.volume import VolumeLander
 
         return VolumeLander(self.client, self.names.events_path)
 
-    def landing_reader(self):
-        raise self._runtime_only("reading landing files with SQLMesh")
+    def landing_reader(self) -> SparkLandingReader:
+        from engines.spark_common.landing import SparkLandingReader
+
+        return SparkLandingReader(str(self._job("reading landing files").landing))
 
     # SQLMesh
     def gateway_config(self) -> GatewayConfig:
-        raise self._runtime_only("running the SQLMesh models")
+        return self._job("running the SQLMesh models").gateway_config(self.home.root)
+
+    def release_connections(self) -> None:
+        """After a tick: SQLMesh's state file released and copied back to the volume."""
+        if self.compute is None:
+            return
+        from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+
+        local_state = str(self.compute.local_sqlmesh_state(self.home.root))
+        adapter = BaseDuckDBConnectionConfig._data_file_to_adapter.get(local_state)
+        if adapter is not None:
+            adapter.close()
+        self.compute.save_sqlmesh_state(self.home.root)
 
     def warehouse_state(self) -> list[tuple[str, Kind]]:
         return []  # the warehouse is the workspace's; nothing of it lives under the home
 
     # refunds
-    def warehouse(self) -> StatementWarehouse:
-        """Counts for status through the SQL warehouse; the rest of the refund warehouse runs
-        inside the jobs."""
+    def warehouse(self) -> StatementWarehouse | SessionWarehouse:
+        """In a job, the Spark tables through the job's session; from a laptop, counts (for
+        status) through the SQL warehouse, the rest of the refund side being the jobs' work."""
         from casper.manifest import Manifest
         from engines.databricks.statements import StatementWarehouse
+
+        if self.compute is not None:
+            from engines.spark_common.warehouse import SessionWarehouse
+
+            return SessionWarehouse(self.compute.session)
 
         warehouse_id = self.settings.databricks_warehouse_id
         if warehouse_id is None:
@@ -85,15 +118,42 @@ class DatabricksEngine(Engine):
         return StatementWarehouse(self.client, warehouse_id, self.names.catalog)
 
     def score_deliveries(self, model: Any, version: str) -> tuple[int, int]:
-        raise self._runtime_only("scoring deliveries")
+        """Refund_Recommender_Stream over the events volume, trigger availableNow, its checkpoint
+        in the artifacts volume; the stream's workers load `version` from Unity Catalog."""
+        from engines.spark_common.scoring import (
+            FixedChampion,
+            RegistryChampion,
+            is_connect,
+            run_refund_stream,
+        )
+
+        compute = self._job("scoring deliveries")
+        spark = compute.session()
+        champion = (
+            RegistryChampion(self.registry_target(), str(version))
+            if is_connect(spark)
+            else FixedChampion(model, str(version))
+        )
+        compute.stream_checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        tally = run_refund_stream(spark, compute.landing, compute.stream_checkpoint, champion)
+        return tally.scored, tally.unscorable
 
     def registry_target(self) -> RegistryTarget:
-        # tracking stays with the workspace's MLflow; the registry is Unity Catalog
+        """The registry is Unity Catalog. Runs are tracked by the workspace's MLflow, in a job and
+        from a laptop; the local stand-in of a job tracks them under its scratch home."""
+        stand_in = self.compute is not None and self.compute.stand_in is not None
+        if stand_in:
+            # MLflow believes it is on Databricks and probes SparkContext.getOrCreate(): here that
+            # would start a classic context, after which no Spark Connect session can start
+            self.compute.session()
         return RegistryTarget(
-            tracking_uri="databricks",
+            tracking_uri=(
+                f"sqlite:///{self.home.mlflow / 'mlflow.db'}" if stand_in else "databricks"
+            ),
             registry_uri="databricks-uc",
-            artifact_location=None,
+            artifact_location=(self.home.mlflow / "artifacts").as_uri() if stand_in else None,
             model_name=self.names.model_name,
+            experiment=f"/Shared/{self.names.experiment_name}",
         )
 
     # deploying
@@ -115,8 +175,11 @@ class DatabricksEngine(Engine):
         with workspace_errors("the Lakebase app store", self.client.config.host):
             return Lakebase(self.client, self.names).dsn()
 
-    def _runtime_only(self, what: str) -> DatabricksError:
-        return DatabricksError(
-            f"{what} on the databricks engine runs inside the deployed jobs, which this version "
-            "does not build yet: use `casper up --engine databricks` to deploy, or a laptop engine"
-        )
+    def _job(self, what: str) -> JobCompute:
+        """The job's compute; from a laptop, one clear error: that work runs in the jobs."""
+        if self.compute is None:
+            raise DatabricksError(
+                f"{what} on the databricks engine runs inside the deployed jobs: "
+                "`casper up --engine databricks` deploys and runs them"
+            )
+        return self.compute

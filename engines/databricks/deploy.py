@@ -8,8 +8,9 @@ never dropped).
 What each stage does here:
 - raw_data: the catalog (unless it exists), the schemas (simulator, lakeflow, ai, recommender), the
   events and artifacts volumes; the history generated on this machine and uploaded to the events
-  volume (casper.stages.land_history with the engine's VolumeLander); the project's wheel
-  uploaded to the artifacts volume; a scheduled job that continues the simulation (`casper live`).
+  volume (casper.stages.land_history with the engine's VolumeLander) and the simulation's state to
+  the artifacts volume; the project's wheel uploaded to the artifacts volume; a scheduled job that
+  continues the simulation (`casper live`) from that state.
 - lakeflow, refund_agent, refund_stream: a job each whose one task is the `casper` entry point of
   our wheel in a serverless environment (`casper pipeline`, `casper refunds train`,
   `casper refunds score`), run once now and waited for; a FAILED run stops `up` with its error. The
@@ -38,6 +39,7 @@ from casper.resources import models_dir
 from engines.databricks.client import DatabricksError, one_line, workspace_errors
 from engines.databricks.lakebase import Lakebase, LakebaseNames
 from engines.databricks.names import ARTIFACTS_VOLUME, JOB_PREFIX, WorkspaceNames
+from engines.databricks.runtime import GENERATOR_FOLDER
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -144,6 +146,7 @@ class WorkspaceDeployment:
         manifest.add_resource(Resource("landed_files", self.names.events_path, created=True))
         self._ensure_sql_warehouse(manifest, context.notify)
         landed = land_history(context)
+        self._upload_generator_state(manifest, context.home.generator)
         wheel = self._upload_wheel(manifest, context.notify)
         self._ensure_job(manifest, JOBS["live"], wheel)
         return f"{landed}; live orders every {LIVE_MINUTES} minutes (job {self.names.job_name('live')})"
@@ -347,6 +350,19 @@ class WorkspaceDeployment:
             manifest.forget_resource(recorded)
             return None
         return recorded.id
+
+    def _upload_generator_state(self, manifest: Manifest, folder: Path) -> None:
+        """The simulation's state (its anchor, the live checkpoints) in the artifacts volume,
+        where the live job continues it (engines/databricks/runtime.py)."""
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            target = f"{self.names.artifacts_path}/{GENERATOR_FOLDER}/{path.relative_to(folder).as_posix()}"
+            with path.open("rb") as handle:
+                self.client.files.upload(target, handle, overwrite=True)
+            manifest.add_resource(Resource("file", target, created=True))
 
     def _upload_wheel(self, manifest: Manifest, notify: Callable[[str], None]) -> str:
         """The project's wheel in the artifacts volume (replaced: it is our code as it is now)."""

@@ -57,5 +57,10 @@ class WorkspaceNames:
     def app_name(self) -> str:
         return APP_NAME
 
+    @property
+    def experiment_name(self) -> str:
+        """The MLflow experiment of the refund model's training runs (under /Shared)."""
+        return f"{JOB_PREFIX}-{self.catalog}-refunds"
+
     def job_name(self, stage: str) -> str:
         return f"{JOB_PREFIX}-{self.catalog}-{stage}"

@@ -2,7 +2,7 @@
 
 It shares the laptop's landing folder, MLflow registry and app store with duckdb (engines/local.py);
 the models run on a Spark gateway, the refund side reads the Spark tables and scoring is a
-Structured Streaming job (engines/spark/scoring.py).
+Structured Streaming job (engines/spark_common/scoring.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from sqlmesh.core.config import GatewayConfig
 
     from casper.manifest import Kind
-    from engines.spark.landing import SparkLandingReader
     from engines.spark.warehouse import SparkWarehouse
+    from engines.spark_common.landing import SparkLandingReader
 
 
 class SparkEngine(Engine):
@@ -28,7 +28,7 @@ class SparkEngine(Engine):
         return LocalLander(self.home.landing)
 
     def landing_reader(self) -> SparkLandingReader:
-        from engines.spark.landing import SparkLandingReader
+        from engines.spark_common.landing import SparkLandingReader
 
         return SparkLandingReader(str(self.home.landing))
 

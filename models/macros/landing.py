@@ -37,7 +37,7 @@ Nothing is lost or counted twice; batch numbers keep increasing across such a re
 Engines differ only in how files are listed and read, which the engine port answers (the engine is
 named by the SQLMesh variables `casper_engine` and `casper_home`; casper.engine.LandingReader):
 DuckDB (engines/duckdb/landing.py) with one read_blob over the explicit file list; Spark
-(engines/spark/landing.py) with spark.read.text(wholetext) and the DataFrame API into a temporary
+(engines/spark_common/landing.py) with spark.read.text(wholetext) and the DataFrame API into a temporary
 view that the macro selects from.
 """
 
