@@ -152,11 +152,12 @@ def start_stream(
     landing: Path | str,
     checkpoint: Path | str,
     champion: Champion,
-    tally: StreamTally,
+    tally: StreamTally | None,
     *,
     every_seconds: float | None = None,
 ):
-    """Start the query: availableNow (everything landed so far, then stop) or every `every_seconds`."""
+    """Start the query: availableNow (everything landed so far, then stop) or every `every_seconds`.
+    Batches add to `tally` (None: they run in another process, a Spark Connect server's worker)."""
     writer = (
         landing_stream(spark, landing)
         .writeStream.queryName(QUERY_NAME)
@@ -225,14 +226,7 @@ def _run_on_connect(
     tally is read from the query's progress and the table, and the catch-up pass runs here."""
     model, version = champion()
     before = warehouse.recommendation_count(spark, version)
-    writer = (
-        landing_stream(spark, landing)
-        .writeStream.queryName(QUERY_NAME)
-        .option("checkpointLocation", str(checkpoint))
-        .foreachBatch(functools.partial(score_micro_batch, champion=champion))
-        .trigger(availableNow=True)
-    )
-    query = writer.start()
+    query = start_stream(spark, landing, checkpoint, champion, None)
     query.awaitTermination()
     progress = [p for p in query.recentProgress if p.numInputRows]
     # a delivery refined after its file's batch, or a new champion with nothing new landed
