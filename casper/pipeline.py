@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from casper.engine import Engine, open_engine
 from casper.errors import CasperError
 from casper.home import CasperHome
+from casper.locks import LockHeld, process_lock
 from casper.resources import models_dir
 from casper.settings import Settings
 
@@ -212,28 +213,20 @@ def _console(on_progress: ProgressCallback | None):
 
 @contextlib.contextmanager
 def _home_lock(home: CasperHome, timeout_s: float) -> Iterator[None]:
-    """One tick at a time per home, across processes (a file lock; a no-op where flock is missing)."""
+    """One tick at a time per home, across processes; the lock dies with the process holding it,
+    never with its forked workers (casper/locks.py)."""
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    folder = home.root / "sqlmesh"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "pipeline.lock", "a+") as handle:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PipelineBusy(f"another pipeline is running on {home.root}") from None
-                time.sleep(0.1)
-        try:
+        with process_lock(home.root / "sqlmesh" / "pipeline.lock", timeout_s):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except LockHeld as held:
+        holder = held.holder
+        if holder.pid is not None and not holder.running:
+            raise PipelineBusy(
+                f"the pipeline lock {held.path} is held, but pid {holder.pid} it names is not "
+                "running here: is the home shared with another machine or container?"
+            ) from None
+        who = f" (pid {holder.pid})" if holder.pid is not None else ""
+        raise PipelineBusy(f"another pipeline is running on {home.root}{who}") from None
 
 
 class Pipeline:

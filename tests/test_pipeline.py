@@ -6,8 +6,11 @@ the result back with a plain DuckDB client (so the warehouse is also proven read
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -647,3 +650,94 @@ def test_json_array_landing_files_are_read_element_by_element(landed):
         "WHERE source_file = 'b.json' AND record_no > 0 ORDER BY 1",
     )
     assert rows == [(i + 1, e["event_id"]) for i, e in enumerate(events)]
+
+
+# -- one tick at a time per home ---------------------------------------------------------------------
+
+#: takes the home's pipeline lock, then starts a fork-based worker pool as SQLMesh does mid-tick
+#: (sqlmesh.utils.process.create_process_pool_executor: a ProcessPoolExecutor on the "fork"
+#: context), prints its PID and the workers', and waits to be killed
+HOLD_LOCK_WITH_FORKED_WORKERS = textwrap.dedent(
+    """
+    import multiprocessing, os, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    from pathlib import Path
+    from casper.home import CasperHome
+    from casper.pipeline import _home_lock
+
+    def worker_pid(_):
+        time.sleep(0.2)  # long enough for each worker to take a task
+        return os.getpid()
+
+    with _home_lock(CasperHome(Path(sys.argv[1])), 1.0):
+        pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+        workers = sorted(set(pool.map(worker_pid, range(4))))
+        print("holding", os.getpid(), *workers, flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+def _lock_holder(home: CasperHome) -> tuple[subprocess.Popen, list[int]]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK_WITH_FORKED_WORKERS, str(home.root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = holder.stdout.readline().split()
+    assert line[:2] == ["holding", str(holder.pid)], line
+    return holder, [int(pid) for pid in line[2:]]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_pipeline_lock_dies_with_a_killed_holder_not_with_its_forked_workers(tmp_path):
+    from casper.pipeline import LOCK_TIMEOUT_S, _home_lock
+
+    home = _home(tmp_path)
+    holder, workers = _lock_holder(home)
+    try:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        # the workers outlive the kill -9 of their parent (they still have its open files)
+        assert len(workers) == 2 and all(_running(pid) for pid in workers)
+        started = time.monotonic()
+        with _home_lock(home, timeout_s=1.0):
+            pass
+        assert time.monotonic() - started < 0.5 < LOCK_TIMEOUT_S
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_busy_pipeline_lock_names_its_holder(tmp_path):
+    from casper.pipeline import PipelineBusy, _home_lock
+
+    home = _home(tmp_path)
+    holder, workers = _lock_holder(home)
+    try:
+        with pytest.raises(PipelineBusy) as busy, _home_lock(home, timeout_s=0.2):
+            pass
+        assert str(busy.value) == f"another pipeline is running on {home.root} (pid {holder.pid})"
+        # a PID that runs nowhere here (say the home is shared with a container) is told as such
+        gone = subprocess.Popen(["true"])
+        gone.wait(timeout=10)
+        (home.root / "sqlmesh" / "pipeline.lock").write_text(f"{gone.pid}\n")
+        named_but_gone = f"but pid {gone.pid} it names is not running"
+        with pytest.raises(PipelineBusy, match=named_but_gone), _home_lock(home, timeout_s=0.2):
+            pass
+    finally:
+        holder.communicate("", timeout=10)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
