@@ -20,7 +20,9 @@ decides only where the models run (its gateway) and how landing files are listed
   when the project differs from what the warehouse holds (first build, changed models); otherwise a
   tick is one run with `ignore_cron`: every model allows partial intervals, so each run processes
   "everything new now". Audits run after every model evaluation; a failing audit fails the tick.
-* Between ticks no connection stays open: other processes can open warehouse.duckdb.
+* Between ticks no connection stays open: other processes can open warehouse.duckdb. A tick that
+  finds the warehouse held by another process waits for it (the engine's gateway decides how
+  long) before SQLMesh reads its state.
 """
 
 from __future__ import annotations
@@ -322,6 +324,10 @@ class Pipeline:
         with _home_lock(self.home, LOCK_TIMEOUT_S), self._console_installed():
             self._console.reset()
             try:
+                # open the warehouse before SQLMesh reads its state, waiting while another
+                # process holds it: SQLMesh takes any failure to read its state for "no state
+                # yet" (table_exists answers False) and would start building it from scratch
+                self.context.engine_adapter.ping()
                 before = self._landing_counts()
                 planned = False
                 if self._scheduler is None:
@@ -436,7 +442,8 @@ def run_pipeline(engine: Engine, *, on_progress: ProgressCallback | None = None)
     SQLMesh plan). `on_progress` receives one human-readable line per step and model.
 
     Raises PipelineError when a model or an audit fails (nothing is half-ingested; the next call
-    resumes), PipelineBusy when another process keeps this home's pipeline busy.
+    resumes), PipelineBusy when another process keeps this home's pipeline busy, WarehouseBusyError
+    when another process holds the warehouse for longer than the engine waits.
     """
     pipeline = Pipeline(engine, on_progress=on_progress)
     try:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     databricks_profile: str | None = Field(default=None)
     #: the SQL warehouse `casper status --engine databricks` asks (else the one `up` created)
     databricks_warehouse_id: str | None = None
+    #: how long a tick or a sync waits for another process to let go of the local warehouse file
+    warehouse_wait_seconds: float = Field(default=30.0, ge=0)
 
     @field_validator("home")
     @classmethod

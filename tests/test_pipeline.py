@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -23,8 +24,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from casper.appstore.store import open_store
+from casper.appstore.sync import SyncReport
+from casper.engine import Engine, WarehouseBusyError, open_engine
 from casper.home import CasperHome
 from casper.pipeline import Pipeline, PipelineReport, run_pipeline, watch_pipeline
+from casper.reverse_etl import sync_to_store
+from casper.settings import Settings
 from casper.status import collect_status
 from tests import pipeline_fixtures as pf
 from tests.engine_helpers import engine_for
@@ -308,9 +314,17 @@ def test_location_timings_match_numpy(landed):
         )
 
 
-def test_rerun_without_new_files_ingests_nothing(landed):
+def test_a_rerun_waits_for_a_busy_warehouse_and_ingests_nothing_new(landed):
+    """A tick meeting a warehouse another process holds (a `casper sync`) waits for it; a rerun
+    without new files ingests nothing. (One test: a tick takes seconds.)"""
     home, records = landed.home, landed.records
-    report = run_pipeline(engine_for(home))
+    pipeline = Pipeline(engine_for(home))
+    try:
+        assert pipeline.context  # loaded first: then the tick's first step opens the warehouse
+        report = _while_held(home, pipeline.tick)
+    finally:
+        pipeline.close()
+    assert isinstance(report, PipelineReport) and not report.planned, report
     assert (report.files_ingested, report.bronze_rows_added, report.quarantined_added) == (0, 0, 0)
     assert report.bronze_rows_total + report.quarantined_total == sum(records.values())
 
@@ -620,8 +634,8 @@ def test_warehouse_counts_without_a_warehouse(tmp_path):
     assert not CasperHome(tmp_path).warehouse.exists()  # asking created nothing
 
 
-def test_warehouse_counts_when_another_process_holds_the_lock(landed):
-    home = landed.home
+def _warehouse_holder(home: CasperHome) -> subprocess.Popen:
+    """A process holding warehouse.duckdb open read-write until its stdin closes."""
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -633,12 +647,76 @@ def test_warehouse_counts_when_another_process_holds_the_lock(landed):
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_warehouse_counts_when_another_process_holds_the_lock(landed):
+    home = landed.home
+    holder = _warehouse_holder(home)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         assert warehouse_counts(home, wait_seconds=0.1) == dict.fromkeys(COUNT_KEYS)
     finally:
         holder.communicate("")
     assert warehouse_counts(home)["bronze_events"] > 0
+
+
+def _in_thread(work: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """Run `work` on a thread; the list receives its result or the exception it raised."""
+    outcome: list[object] = []
+
+    def body() -> None:
+        try:
+            outcome.append(work())
+        except Exception as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    return thread, outcome
+
+
+def _sync(engine: Engine, store_home: CasperHome) -> SyncReport:
+    with open_store(store_home) as store:
+        return sync_to_store(engine, store)
+
+
+def _while_held(home: CasperHome, work: Callable[[], object]) -> object:
+    """Start `work` while another process holds the warehouse; it must still be waiting half a
+    second later, when the other process lets go; then its result."""
+    holder = _warehouse_holder(home)
+    try:
+        working, outcome = _in_thread(work)
+        time.sleep(0.5)
+        assert working.is_alive(), outcome  # waiting, not failed
+    finally:
+        holder.communicate("", timeout=10)
+    working.join(timeout=60)
+    [result] = outcome
+    return result
+
+
+def test_a_sync_waits_for_another_process_holding_the_warehouse(landed, tmp_path):
+    synced = _while_held(landed.home, lambda: _sync(engine_for(landed.home), CasperHome(tmp_path)))
+    assert synced == SyncReport(upserted=0, unchanged=0)  # nothing is scored in this home
+
+
+def test_a_tick_or_a_sync_meeting_a_warehouse_busy_for_too_long_fails_in_one_line(landed, tmp_path):
+    home = landed.home
+    impatient = open_engine(Settings.load(home=home.root, warehouse_wait_seconds=0.2))
+    before = warehouse_counts(home)
+    holder = _warehouse_holder(home)
+    try:
+        with pytest.raises(WarehouseBusyError) as tick:
+            run_pipeline(impatient)
+        with pytest.raises(WarehouseBusyError) as sync:
+            _sync(impatient, CasperHome(tmp_path))
+    finally:
+        holder.communicate("", timeout=10)
+    busy = f"the warehouse {home.warehouse} is busy: another process (pid {holder.pid}) held it"
+    for error in (tick.value, sync.value):
+        assert str(error).startswith(busy) and "\n" not in str(error), str(error)
+    assert warehouse_counts(home) == before  # nothing lost, nothing half done
 
 
 def test_json_array_landing_files_are_read_element_by_element(landed):

@@ -28,19 +28,24 @@ class DuckDBEngine(Engine):
     def gateway_config(self) -> GatewayConfig:
         from engines.duckdb.sqlmesh import gateway_config
 
-        return gateway_config(self.home)
+        return gateway_config(self.home, wait_seconds=self.settings.warehouse_wait_seconds)
 
     def release_connections(self) -> None:
         from engines.duckdb.sqlmesh import close_connections
 
         close_connections(self.home)
 
+    def shutdown(self) -> None:
+        from engines.duckdb.sqlmesh import forget_adapter
+
+        forget_adapter(self.home)
+
     def warehouse_state(self) -> list[tuple[str, Kind]]:
         name = self.home.warehouse.name
         return [(name, "file"), (f"{name}.wal", "file")]
 
     def warehouse(self) -> DuckDBWarehouse:
-        return DuckDBWarehouse(self.home.warehouse)
+        return DuckDBWarehouse(self.home.warehouse, self.settings.warehouse_wait_seconds)
 
     def score_deliveries(self, model: Any, version: str) -> tuple[int, int]:
         """The in-process incremental loop: unscored deliveries in, recommendations appended."""

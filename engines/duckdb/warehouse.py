@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,30 +18,27 @@ import polars as pl
 from casper.engine import WarehouseBusyError, WarehouseMissingError
 from casper.refunds import queries
 from casper.refunds.scoring import RECOMMENDATION_COLUMNS, SCORING_INPUT
-
-LOCK_RETRY_SECONDS = 10.0
+from engines.duckdb.connect import connect_waiting
 
 
 class DuckDBWarehouse:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, wait_seconds: float) -> None:
         self.path = path
+        #: how long to wait for another process holding the file (Settings.warehouse_wait_seconds)
+        self.wait_seconds = wait_seconds
 
     @contextlib.contextmanager
     def connect(
-        self, *, read_only: bool = False, wait_seconds: float = LOCK_RETRY_SECONDS
+        self, *, read_only: bool = False, wait_seconds: float | None = None
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection, retried while another process holds the file's lock."""
+        """A connection, waiting while another process holds the file (connect_waiting)."""
         if read_only and not self.path.exists():
             raise WarehouseMissingError(f"no warehouse at {self.path}: run `casper pipeline` first")
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                connection = duckdb.connect(str(self.path), read_only=read_only)
-                break
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise WarehouseBusyError(f"the warehouse {self.path} is busy: {exc}") from None
-                time.sleep(0.2)
+        connection = connect_waiting(
+            str(self.path),
+            read_only=read_only,
+            wait_seconds=self.wait_seconds if wait_seconds is None else wait_seconds,
+        )
         try:
             yield connection
         finally:
