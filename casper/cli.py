@@ -100,6 +100,17 @@ DaysOption = Annotated[
     int | None, typer.Option(min=0, help="Days of history (overrides start_days_ago).")
 ]
 SeedOption = Annotated[int | None, typer.Option(help="Random seed (overrides random_seed).")]
+SimMinutesOption = Annotated[
+    float | None,
+    typer.Option(
+        "--sim-minutes",
+        min=0,
+        metavar="M",
+        help="Stop after M simulated minutes of the business, counted from where this run starts "
+        "(where the last one stopped). A run restarted after it was killed (kill -9, a crash) "
+        "with the same M ends where the killed run would have.",
+    ),
+]
 NowOption = Annotated[
     str | None, typer.Option("--now", help="The simulation's present, ISO UTC [default: now].")
 ]
@@ -254,9 +265,7 @@ def live(
     until: Annotated[
         str | None, typer.Option(help="Stop at this simulated time (ISO UTC).")
     ] = None,
-    sim_minutes: Annotated[
-        float | None, typer.Option(min=0, help="Stop after this many simulated minutes.")
-    ] = None,
+    sim_minutes: SimMinutesOption = None,
     batch_rows: Annotated[
         int | None, typer.Option(min=1, help="Events per file (overrides batch_rows).")
     ] = None,
@@ -334,9 +343,7 @@ def replay(
     until: Annotated[
         str | None, typer.Option(help="Stop at this (shifted) simulated time, ISO UTC.")
     ] = None,
-    sim_minutes: Annotated[
-        float | None, typer.Option(min=0, help="Stop after this many simulated minutes.")
-    ] = None,
+    sim_minutes: SimMinutesOption = None,
     batch_rows: Annotated[int, typer.Option(min=1)] = 10,
     batch_seconds: Annotated[float, typer.Option(min=0.001)] = 1.0,
     engine: EngineOption = None,

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from casper.generator.events import empty_events
+from casper.generator.plan import load_plan, save_plan
+from casper.generator.runs import plan_history, run_live
 from casper.generator.simulation import to_us
-from casper.generator.stream import PacedStream, Position, run_streams
+from casper.generator.stream import PacedStream, Position, StreamProgress, run_streams
+from casper.home import CasperHome
 from engines.local import LocalLander
 from tests.cli_helpers import NOW, casper, casper_popen, landed_events, landed_lines
+from tests.engine_helpers import engine_for
 
 UNTIL = (dt.datetime.fromisoformat(NOW) + dt.timedelta(hours=8)).isoformat()
 
@@ -86,6 +92,78 @@ def test_ctrl_c_stops_cleanly_and_history_plus_live_has_whole_orders(history_hom
     # history and live meet at `now` without a seam: no order shows up without its creation
     orphans = [order for order, sequences in by_order.items() if 0 not in sequences]
     assert orphans == []
+
+
+# -- --sim-minutes: where a bounded run ends ----------------------------------------------------------
+
+SIM_MINUTES = 30.0
+
+
+@pytest.fixture(scope="module")
+def planned_home(tmp_path_factory) -> Path:
+    """A simulation plan for one location and its route cache, no history: what live needs."""
+    home = CasperHome(tmp_path_factory.mktemp("planned")).ensure()
+    plan = plan_history(home, locations="sanfrancisco", now=NOW, days=1)
+    save_plan(home.generator, plan)
+    _bounded_live(home.root)  # builds the route cache once; the copies below reuse it
+    shutil.rmtree(home.landing)
+    for checkpoint in home.generator.glob("live*.json"):
+        checkpoint.unlink()
+    return home.root
+
+
+def _bounded_live(root: Path, on_flush=None) -> list[PacedStream]:
+    """`casper live --sim-minutes 30` in this process, at two simulated hours per second of a
+    clock that ticks 0.05 s per look (its pace does not depend on how busy the machine is)."""
+    home = CasperHome(root)
+    ticks = itertools.count()
+    return run_live(
+        engine_for(home),
+        load_plan(home.generator),
+        threading.Event(),
+        speed=7200,
+        sim_minutes=SIM_MINUTES,
+        batch_rows=5,
+        batch_seconds=60,
+        on_flush=on_flush,
+        clock=lambda: 0.05 * next(ticks),
+    )
+
+
+def _ends(streams: list[PacedStream]) -> list[tuple[str, int, Position]]:
+    return [(s.prefix, s.clock_us, s.position) for s in streams]
+
+
+class _Killed(Exception):
+    """Stands for kill -9 after a batch landed: the run ends without finishing."""
+
+
+def _killed_after_a_file(progress: StreamProgress) -> None:
+    if progress.files:
+        raise _Killed
+
+
+def test_a_bounded_live_run_restarted_after_a_kill_ends_where_an_uninterrupted_one_does(
+    planned_home, tmp_path
+):
+    whole = _copy(planned_home, tmp_path, "whole")
+    uninterrupted = _ends(_bounded_live(whole))
+
+    broken = _copy(planned_home, tmp_path, "broken")
+    with pytest.raises(_Killed):
+        _bounded_live(broken, on_flush=_killed_after_a_file)
+    assert 0 < len(landed_lines(broken, "live-")) < len(landed_lines(whole, "live-"))
+    restarted = _ends(_bounded_live(broken))
+
+    assert restarted == uninterrupted
+    assert sorted(landed_lines(broken, "live-")) == sorted(landed_lines(whole, "live-"))
+
+
+def test_a_bounded_live_run_after_one_that_ended_runs_its_own_minutes(planned_home, tmp_path):
+    home = _copy(planned_home, tmp_path, "twice")
+    [(_, first_end, _)] = _ends(_bounded_live(home))
+    [(_, second_end, _)] = _ends(_bounded_live(home))
+    assert second_end - first_end == SIM_MINUTES * 60_000_000
 
 
 class _ListSource:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from casper.generator.live import live_streams
 from casper.generator.plan import SimulationPlan, effective, load_plan, parse_now, save_plan
 from casper.generator.replay import ReplaySource, dataset_name, load_dataset, replay_shift
 from casper.generator.simulation import from_us, to_us
-from casper.generator.stream import PacedStream, StreamProgress, run_streams
+from casper.generator.stream import PacedStream, RunSpan, StreamProgress, run_streams
 from casper.home import CasperHome
 
 
@@ -80,6 +81,7 @@ def run_live(
     batch_seconds: float | None = None,
     notify: Callable[[str], None] | None = None,
     on_flush: Callable[[StreamProgress], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[PacedStream]:
     home = engine.home
     kitchens = build_kitchens(plan.configs, plan.now_us, home.roads, notify)
@@ -94,8 +96,10 @@ def run_live(
         batch_rows=batch_rows,
         batch_seconds=batch_seconds,
     )
-    until_us = _until(until, sim_minutes, min(s.clock_us for s in streams))
-    run_streams(streams, stop=stop, until_us=until_us, on_flush=on_flush)
+    span = RunSpan(home.generator / "live.span.json")
+    until_us = _until(until, sim_minutes, min(s.clock_us for s in streams), span, notify)
+    run_streams(streams, stop=stop, until_us=until_us, on_flush=on_flush, clock=clock)
+    span.close()  # ended or stopped, not killed: the next run is bounded from where it starts
     return streams
 
 
@@ -133,22 +137,38 @@ def run_replay(
         batch_rows=batch_rows,
         batch_seconds=batch_seconds,
     )
-    run_streams(
-        [stream], stop=stop, until_us=_until(until, sim_minutes, stream.clock_us), on_flush=on_flush
-    )
+    span = RunSpan(home.generator / f"replay-{name}.span.json")
+    until_us = _until(until, sim_minutes, stream.clock_us, span)
+    run_streams([stream], stop=stop, until_us=until_us, on_flush=on_flush)
+    span.close()  # ended or stopped, not killed: the next run is bounded from where it starts
     return stream
 
 
-def _until(until: dt.datetime | None, sim_minutes: float | None, clock_us: int) -> int | None:
+def _until(
+    until: dt.datetime | None,
+    sim_minutes: float | None,
+    clock_us: int,
+    span: RunSpan,
+    notify: Callable[[str], None] | None = None,
+) -> int | None:
+    """Where the run stops (None: when stopped). --sim-minutes counts from `clock_us`, where this
+    run starts, unless it restarts a killed run with the same minutes: that one's end holds."""
     if until is not None and sim_minutes is not None:
         raise CasperError("give --until or --sim-minutes, not both")
-    if until is not None:
-        if to_us(until) <= clock_us:
-            raise CasperError(
-                f"--until {until.isoformat(sep=' ')} is not after where the simulation stands "
-                f"({from_us(clock_us).isoformat(sep=' ')}): nothing to run"
+    if until is not None and to_us(until) <= clock_us:
+        raise CasperError(
+            f"--until {until.isoformat(sep=' ')} is not after where the simulation stands "
+            f"({from_us(clock_us).isoformat(sep=' ')}): nothing to run"
+        )
+    if sim_minutes is None:
+        span.close()  # a killed bounded run's end does not bound this one
+        return None if until is None else to_us(until)
+    resumed = span.recorded(sim_minutes)
+    if resumed is not None:
+        if notify is not None:
+            notify(
+                f"continuing a run of {sim_minutes:g} simulated minutes that was killed: it ends "
+                f"at {from_us(resumed).isoformat(sep=' ')}"
             )
-        return to_us(until)
-    if sim_minutes is not None:
-        return clock_us + int(sim_minutes * 60_000_000)
-    return None
+        return resumed
+    return span.record(sim_minutes, clock_us + int(sim_minutes * 60_000_000))

@@ -102,7 +102,8 @@ class PacedStream:
             self.files += 1
         self.clock_us = max(self.clock_us, self.position.ts_us)
 
-    def _save(self) -> None:
+    def save(self) -> None:
+        """Write the checkpoint (atomically): where the stream got to."""
         self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.checkpoint_path.with_name(f".{self.checkpoint_path.name}.tmp")
         temporary.write_text(
@@ -118,7 +119,7 @@ class PacedStream:
         self.position = Position(last["ts_us"], last["order_id"], last["sequence"])
         self.files += 1
         self.landed_events += batch.height
-        self._save()
+        self.save()
 
     def advance(self, sim_now_us: int) -> None:
         """Take in everything up to sim_now_us."""
@@ -200,6 +201,41 @@ def run_streams(
                 return
             stop.wait(TICK_SECONDS)
     finally:
-        # whatever was taken in is landed: it is all at or before simulated now
+        # whatever was taken in is landed: it is all at or before simulated now; the checkpoint
+        # then records how far simulated time got, so the next run starts from there
         for stream in streams:
             stream.flush(everything=True)
+            stream.save()
+
+
+@dataclass(frozen=True)
+class RunSpan:
+    """Where a run bounded by --sim-minutes ends, recorded in `path` while the run lasts.
+
+    The end is fixed when the run starts. A run killed (kill -9, a crash) leaves the record behind,
+    so its restart with the same minutes ends where it would have, instead of counting the minutes
+    again from where it resumes. A run that ends by itself or is stopped removes the record: the
+    next one is a run of its own, bounded from where it starts.
+    """
+
+    path: Path
+
+    def recorded(self, sim_minutes: float) -> int | None:
+        """The end of an interrupted run with these minutes, if one is recorded."""
+        try:
+            saved = json.loads(self.path.read_text())
+            if float(saved["sim_minutes"]) == sim_minutes:
+                return int(saved["until_us"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none, or not one this code wrote: a new run
+        return None
+
+    def record(self, sim_minutes: float, until_us: int) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        temporary.write_text(json.dumps({"sim_minutes": sim_minutes, "until_us": until_us}))
+        os.replace(temporary, self.path)
+        return until_us
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
