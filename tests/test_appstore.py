@@ -287,6 +287,38 @@ def test_text_is_stored_verbatim(store: AppStore) -> None:
     assert (decision.reason, decision.decided_by) == (reason, reviewer)
 
 
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        # SQLite would keep a NUL that PostgreSQL refuses; neither driver can encode a surrogate
+        ({"reason": "Cold\x00"}, "reason", "Reason cannot contain a NUL character."),
+        ({"reason": "Cold \ud800"}, "reason", "Reason holds U+D800, a lone surrogate, which is not text."),
+        ({"decided_by": "ann\x00"}, "decided_by", "Decided by cannot contain a NUL character."),
+        ({"order_id": "7be3\x00"}, "order_id", "Order id cannot contain a NUL character."),
+        ({"amount_usd": 1.5}, "amount_usd", "Amount must be a Decimal, not float."),
+        ({"reason": None}, "reason", "A reason is required."),
+    ],
+)  # fmt: skip
+def test_both_backends_refuse_the_same_input_alike(
+    store: AppStore, changes: dict, field: str, message: str
+) -> None:
+    synced(store)
+    draft = DecisionDraft(order_id(FULL), Decimal("1.00"), "full", "Cold.", "ann")
+    with pytest.raises(InvalidDecision) as refused:
+        store.apply_decision(replace(draft, **changes))
+    assert (refused.value.field, refused.value.message) == (field, message)
+    assert store.decisions() == []
+
+
+def test_bulk_accept_refuses_a_reviewer_either_backend_cannot_store(store: AppStore) -> None:
+    synced(store)
+    for reviewer, why in (("ann\x00", "NUL"), ("\ud800", "lone surrogate"), (None, "required")):
+        with pytest.raises(InvalidDecision, match=why) as refused:
+            store.bulk_accept(ListFilters(), reviewer)
+        assert refused.value.field == "decided_by"
+    assert store.decisions() == []
+
+
 def test_a_suggestion_replaced_by_a_sync_is_not_accepted_blindly(store: AppStore) -> None:
     synced(store)
     shown = store.page().rows[0]

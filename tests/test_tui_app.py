@@ -220,6 +220,21 @@ async def test_a_bad_amount_is_shown_in_the_form_and_not_saved(embedded: AppStor
     ]
 
 
+async def test_a_reason_the_store_cannot_hold_is_shown_in_the_form(embedded: AppStore) -> None:
+    app = review_app(embedded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "e")
+        # a lone surrogate is what Python makes of pasted bytes that are not UTF-8
+        app.screen.query_one("#reason", Input).value = "Cold \udcff"
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, DecisionForm)
+        message = "Reason holds U+DCFF, a lone surrogate, which is not text."
+        assert text_of(pilot, "#form-error").strip() == message
+        assert app.screen.query_one("#reason", Input).has_class("-invalid")
+    assert embedded.decisions() == []
+
+
 async def test_an_error_suggestion_is_shown_and_can_be_denied_not_accepted(
     embedded: AppStore,
 ) -> None:

@@ -18,7 +18,12 @@ from typing import Any, ParamSpec, TypeVar
 
 from casper.appstore.backends import Backend, PostgresBackend, SqliteBackend
 from casper.appstore.context import parse_basket, parse_route, parse_timeline
-from casper.appstore.decisions import DecisionDraft, InvalidDecision, check_draft
+from casper.appstore.decisions import (
+    DecisionDraft,
+    InvalidDecision,
+    check_decided_by,
+    check_draft,
+)
 from casper.appstore.records import (
     BulkAcceptPreview,
     Decision,
@@ -402,6 +407,9 @@ class AppStore:
     ) -> Decision:
         """Record a decision. With `expected`, refuse if the suggestion is no longer the one the
         reviewer accepted (a sync replaced it meanwhile)."""
+        # Checked before the order is looked up too: an order id one backend cannot take (a NUL)
+        # must be refused as on the other, not end as a driver error.
+        check_draft(draft, None)
         with self.backend.write_transaction(self._conn, DECISIONS):
             current = self._one(
                 f"SELECT {_SUGGESTION_COLUMNS}, c.order_total FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
@@ -466,8 +474,7 @@ class AppStore:
     @_guarded
     def bulk_accept(self, filters: ListFilters, decided_by: str) -> int:
         """Accept every pending, acceptable suggestion matching `filters`, in one transaction."""
-        if not decided_by.strip():
-            raise InvalidDecision("decided_by", "Decided by is required.")
+        check_decided_by(decided_by)
         if filters.status == "applied":
             return 0
         conditions, params = _filter_sql(replace(filters, status="pending"))
