@@ -396,6 +396,26 @@ def test_export_writes_every_decision_verbatim(store: AppStore, tmp_path: Path) 
     assert json.loads(rows[0]["source_suggestion"])["refund_class"] == "full"
 
 
+def test_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(
+    store: AppStore, tmp_path: Path
+) -> None:
+    synced(store)
+    # OWASP's CSV injection list: a cell starting with any of these is read as a formula
+    reasons = ['=HYPERLINK("http://evil.example","refund")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    for reason in reasons:
+        store.apply_decision(
+            DecisionDraft(order_id(FULL), Decimal("28.75"), "full", reason, "=cmd|' /C calc'!A0")
+        )
+    path = tmp_path / "decisions.csv"
+    export_decisions_csv(store, path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["reason"] for row in rows] == [f"'{reason}" for reason in reasons]
+    assert {row["decided_by"] for row in rows} == {"'=cmd|' /C calc'!A0"}
+    assert {(row["amount_usd"], row["order_id"]) for row in rows} == {("28.75", order_id(FULL))}
+    assert all(row["id"].isdigit() for row in rows)  # numbers stay numbers
+
+
 def test_health_reports_what_the_store_holds(store: AppStore) -> None:
     synced(store)
     health = store.health()
