@@ -625,15 +625,23 @@ def store_counts(home: CasperHome, dsn: str | None = None) -> dict[str, int]:
 
 
 def drop_app_store(dsn: str) -> list[str]:
-    """Drop the app store's schemas from a PostgreSQL database (what `casper down` undoes there)."""
+    """Drop the app store's schemas from a PostgreSQL database (what `casper down` undoes there).
+    A failure is one line saying which schemas, where and why, never with the password."""
     import psycopg
 
     from casper.appstore.backends import SCHEMAS
 
+    # without_password first: a DSN libpq cannot parse is refused without echoing it
+    where = PostgresBackend(without_password(dsn)).describe()
     try:
         with psycopg.connect(dsn, connect_timeout=10) as connection:
             for schema in SCHEMAS:
                 connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     except psycopg.Error as exc:
-        raise StoreError(f"cannot drop the app store schemas: {str(exc).splitlines()[0]}") from None
+        # libpq's own first line: it names the host and port, never the password
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreError(
+            f"cannot drop the app store's PostgreSQL schemas {', '.join(SCHEMAS)} at {where}: "
+            f"{reason}"
+        ) from None
     return [f"PostgreSQL schema {schema}" for schema in SCHEMAS]
