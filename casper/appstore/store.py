@@ -145,6 +145,13 @@ def _source_suggestion(
     }
 
 
+def driver_message(error: Exception) -> str:
+    """The driver's message in one line: libpq's first line names the host, the port and what
+    failed (never the password); the lines after it are hints ("Is the server running...?")."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _guarded(method: Callable[P, R]) -> Callable[P, R]:
     """Serialise use of the connection and turn driver errors into StoreError."""
 
@@ -156,7 +163,9 @@ def _guarded(method: Callable[P, R]) -> Callable[P, R]:
                 return method(*args, **kwargs)
             except store.backend.driver_errors as exc:
                 store._forget_broken_connection()
-                raise StoreError(f"app store ({store.backend.name}): {exc}") from exc
+                raise StoreError(
+                    f"app store ({store.backend.name}): {driver_message(exc)}"
+                ) from exc
 
     return run
 
@@ -638,10 +647,8 @@ def drop_app_store(dsn: str) -> list[str]:
             for schema in SCHEMAS:
                 connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     except psycopg.Error as exc:
-        # libpq's own first line: it names the host and port, never the password
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StoreError(
             f"cannot drop the app store's PostgreSQL schemas {', '.join(SCHEMAS)} at {where}: "
-            f"{reason}"
+            f"{driver_message(exc)}"
         ) from None
     return [f"PostgreSQL schema {schema}" for schema in SCHEMAS]
