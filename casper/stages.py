@@ -207,7 +207,7 @@ def tear_down(engine: Engine, manifest: Manifest, say: Callable[[str], None]) ->
             not_removed.append(str(failed))
     if manifest.app_store_dsn:
         try:
-            # the manifest keeps no password: a DSN given now (option or $CASPER_APP_STORE) may
+            # the manifest keeps no password; a DSN given now (option, $CASPER_APP_STORE) may hold it
             for line in drop_app_store(engine.app_store_dsn() or manifest.app_store_dsn):
                 say(line)
             manifest.app_store_dsn = None
