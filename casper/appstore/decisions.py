@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from casper.appstore.suggestion import MAX_AMOUNT, REFUND_CLASSES, Suggestion
+from casper.appstore.text import text_problem
 from casper.errors import CasperError
 
 DENY_REASON = "Denied by the reviewer."
@@ -38,20 +39,13 @@ class DecisionDraft:
 
 
 def check_text(value: object, field: str, label: str) -> str:
-    """Text both backends store alike, else an InvalidDecision naming the field. PostgreSQL's text
-    type cannot hold NUL (SQLite would keep it), and a lone surrogate (what Python makes of bytes
-    that are not UTF-8) is not text either driver can encode."""
+    """Text both backends store alike (see `casper.appstore.text`), else an InvalidDecision
+    naming the field."""
     if not isinstance(value, str):
         raise InvalidDecision(field, f"{label} must be text, not {type(value).__name__}.")
-    if "\x00" in value:
-        raise InvalidDecision(field, f"{label} cannot contain a NUL character.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as unencodable:
-        surrogate = ord(value[unencodable.start])
-        raise InvalidDecision(
-            field, f"{label} holds U+{surrogate:04X}, a lone surrogate, which is not text."
-        ) from None
+    problem = text_problem(value, label)
+    if problem is not None:
+        raise InvalidDecision(field, problem)
     return value
 
 
