@@ -20,6 +20,7 @@ from casper.appstore import (
     AppStore,
     DecisionDraft,
     InvalidDecision,
+    InvalidFilter,
     ListFilters,
     StaleSuggestion,
     StoreError,
@@ -188,6 +189,34 @@ def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
     assert order_id(FULL) not in pending and len(pending) == len(ORDERS) - 1
     page = store.page(ListFilters(status="pending", location="chicago"))
     assert page.total == 3
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        # SQLite would search for a NUL that PostgreSQL refuses; neither driver encodes a surrogate
+        (ListFilters(search="7be3\x00"), "Search cannot contain a NUL character."),
+        (ListFilters(search="\x00"), "Search cannot contain a NUL character."),
+        (ListFilters(search="7be3\ud800"), "Search holds U+D800, a lone surrogate, which is not text."),
+        (ListFilters(location="chicago\x00"), "Location cannot contain a NUL character."),
+    ],
+    ids=["nul", "only-nul", "surrogate", "location-nul"],
+)  # fmt: skip
+def test_both_backends_refuse_the_same_filters_alike(
+    store: AppStore, filters: ListFilters, message: str
+) -> None:
+    synced(store)
+    calls = (
+        lambda: store.page(filters),
+        lambda: store.bulk_accept_preview(filters),
+        lambda: store.bulk_accept(filters, "ann"),
+    )
+    for call in calls:
+        with pytest.raises(InvalidFilter) as refused:
+            call()
+        assert str(refused.value) == message
+    assert store.decisions() == []
+    assert len(all_rows(store)) == len(ORDERS)  # the store is as usable as before
 
 
 def test_keyset_pages_cover_every_row_once_and_stay_put(store: AppStore) -> None:

@@ -2,7 +2,8 @@
 
 No UI code here. One connection per store, shared by the caller's threads under a lock, so a UI can
 run any method from a worker thread. Driver errors come out as `StoreError`, a rule broken by a
-decision as `InvalidDecision`, a suggestion replaced under the reviewer as `StaleSuggestion`.
+decision as `InvalidDecision`, a filter neither backend can search by as `InvalidFilter` (a
+`StoreError`), a suggestion replaced under the reviewer as `StaleSuggestion`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from casper.appstore.schema import (
     schema_statements,
 )
 from casper.appstore.suggestion import REFUND_CLASSES, SUGGESTION_CLASSES, Suggestion, to_cents
+from casper.appstore.text import text_problem
 from casper.errors import CasperError
 from casper.home import CasperHome
 
@@ -55,6 +57,27 @@ R = TypeVar("R")
 
 class StoreError(CasperError):
     """The app store could not be reached, or refused a statement."""
+
+
+class InvalidFilter(StoreError):
+    """A list filter the store refuses: text neither backend could search alike. `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def check_filter_text(value: str, field: str, label: str) -> str:
+    """A filter's text as both backends take it, else InvalidFilter with the rule's sentence."""
+    problem = text_problem(value, label)
+    if problem is not None:
+        raise InvalidFilter(field, problem)
+    return value
+
+
+def check_search(search: str) -> str:
+    return check_filter_text(search, "search", "Search")
 
 
 class StaleSuggestion(CasperError):
@@ -116,7 +139,9 @@ def _filter_sql(filters: ListFilters) -> tuple[list[str], list[Any]]:
         params.append(filters.refund_class)
     if filters.location is not None:
         conditions.append("r.location = ?")
-        params.append(filters.location)
+        params.append(check_filter_text(filters.location, "location", "Location"))
+    # Checked even when blank: a NUL is not blank to strip(), and neither backend may see it.
+    check_search(filters.search)
     if filters.search.strip():
         conditions.append("lower(r.order_id) LIKE ? ESCAPE '\\'")
         params.append(f"%{_escape_like(filters.search.strip().lower())}%")
