@@ -18,6 +18,7 @@ from casper.appstore import (
     validate_decision,
 )
 from casper.appstore.decisions import DENY_REASON, check_draft
+from casper.appstore.text import text_problem
 
 
 def test_a_well_formed_response_is_a_suggestion_in_cents() -> None:
@@ -49,6 +50,39 @@ def test_a_bad_response_is_an_error_suggestion_saying_why(text: str | None, prob
     assert suggestion.refund_class == "error"
     assert suggestion.refund_usd is None
     assert problem in (suggestion.error or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # a JSON escape is ASCII, so either backend stores the response; what it means is not text
+        (
+            json.dumps({"refund_usd": 5.0, "refund_class": "partial", "reason": "Late\x00"}),
+            "reason cannot contain a NUL character",
+        ),
+        (
+            json.dumps({"refund_usd": 5.0, "refund_class": "partial", "reason": "Late \ud800"}),
+            "reason holds U+D800, a lone surrogate, which is not text",
+        ),
+        # a raw NUL: SQLite would keep the response, PostgreSQL refuses it
+        (
+            '{"refund_usd": 5.0, "refund_class": "partial", "reason": "Late"}\x00',
+            "agent_response cannot contain a NUL character",
+        ),
+        # what the other errors quote of the response is escaped, so they are text too
+        (json.dumps({"refund_usd": 1, "refund_class": "\x00"}), "unknown refund_class '\\x00'"),
+        (json.dumps({"refund_usd": "\ud800", "refund_class": "full"}), "'\\ud800' is not a number"),
+    ],
+    ids=["reason-nul", "reason-surrogate", "raw-nul", "class-nul", "amount-surrogate"],
+)
+def test_a_response_with_text_either_backend_cannot_store_is_an_error(
+    text: str, problem: str
+) -> None:
+    suggestion = parse_agent_response(text)
+    assert (suggestion.refund_class, suggestion.refund_usd) == ("error", None)
+    assert suggestion.error is not None and problem in suggestion.error
+    assert text_problem(suggestion.error, "error") is None
+    assert text_problem(suggestion.reason, "reason") is None
 
 
 def test_a_missing_reason_reads_as_empty() -> None:
