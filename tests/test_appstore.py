@@ -171,6 +171,81 @@ def test_corrupt_suggestions_are_error_rows(store: AppStore) -> None:
     assert store.summary().suggested_by_class == {"none": 1, "partial": 2, "full": 2, "error": 3}
 
 
+def with_values(frame: pl.DataFrame, column: str, values: dict[str, str]) -> pl.DataFrame:
+    """`frame` with `column` set to `values[order_id]` on the orders named there."""
+    expression = pl.col(column)
+    for order, value in values.items():
+        expression = pl.when(pl.col("order_id") == order).then(pl.lit(value)).otherwise(expression)
+    return frame.with_columns(expression.alias(column))
+
+
+def test_text_either_backend_cannot_store_syncs_as_error_suggestions(store: AppStore) -> None:
+    recommendations, context = realistic_frames()
+    # a NUL SQLite would keep and PostgreSQL refuses; a surrogate (from a JSON escape) neither takes
+    recommendations = with_values(
+        recommendations,
+        "agent_response",
+        {
+            order_id(PARTIAL): agent_response("partial", 8.5, "Late\x00"),  # escaped: \u0000
+            order_id(FULL): agent_response("full", 28.75, "Late \ud800"),  # escaped: \ud800
+            order_id(NEGATIVE): ORDERS[NEGATIVE].response + "\x00",
+        },
+    )
+    recommendations = with_values(recommendations, "model_version", {order_id(NONE): "m/3\x00"})
+    recommendations = with_values(recommendations, "location", {order_id(ABOVE_TOTAL): "chi\x00"})
+    context = with_values(context, "location_title", {order_id(PARTIAL): "San Francisco\x00"})
+    pad_thai = '[{"name": "Pad\x00Thai", "brand": "Wok", "price": 28.75, "qty": 1}]'
+    context = with_values(context, "items", {order_id(FULL): pad_thai})
+    odd_id = order_id(UNKNOWN_CLASS)
+    recommendations, context = (
+        frame.with_columns(pl.col("order_id").replace(odd_id, f"{odd_id}\x00"))
+        for frame in (recommendations, context)
+    )
+
+    report = sync_frames(store, recommendations, context)
+    assert (report.upserted, report.unchanged) == (len(ORDERS), 0)
+    kept_id = f"{odd_id}\ufffd"  # the row is kept, U+FFFD where the NUL was
+    rows = {row.order_id: row for row in store.page().rows}
+    assert {order: row.suggestion.error for order, row in rows.items()} == {
+        order_id(PARTIAL): "reason cannot contain a NUL character",
+        order_id(FULL): "reason holds U+D800, a lone surrogate, which is not text",
+        order_id(NONE): "model_version cannot contain a NUL character",
+        order_id(SECOND_PARTIAL): None,  # nothing else changes
+        order_id(NOT_JSON): "agent_response is not valid JSON",
+        kept_id: "order_id cannot contain a NUL character",
+        order_id(NEGATIVE): "agent_response cannot contain a NUL character",
+        order_id(ABOVE_TOTAL): "location cannot contain a NUL character",
+    }
+    assert rows[order_id(SECOND_PARTIAL)].suggestion.refund_usd == Decimal("4.60")
+    assert rows[order_id(NONE)].model_version == "m/3\ufffd"
+    assert rows[order_id(ABOVE_TOTAL)].location == "chi\ufffd"
+    assert rows[kept_id].order_total == Decimal("14.25")  # its context is joined
+    partial = store.order_detail(order_id(PARTIAL))
+    assert json.loads(partial.agent_response)["reason"] == "Late\x00"  # what the model said is kept
+    assert partial.location_title == "San Francisco\ufffd"
+    assert [item.name for item in store.order_detail(order_id(FULL)).items] == ["Pad\ufffdThai"]
+    negative = store.order_detail(order_id(NEGATIVE)).agent_response
+    assert negative == f"{ORDERS[NEGATIVE].response}\ufffd"
+
+    again = sync_frames(store, recommendations, context)
+    assert (again.upserted, again.unchanged) == (0, len(ORDERS))
+    store.apply_decision(deny_draft(kept_id, "ann"))  # an error suggestion is still decided on
+    assert [decision.order_id for decision in store.decisions()] == [kept_id]
+
+
+def test_order_ids_that_meet_once_stored_sync_as_one_order(store: AppStore) -> None:
+    recommendations, context = realistic_frames(ORDERS[:1])
+    ids = ("o\x00", "o\ufffd")  # the first is stored as the second
+    recommendations = pl.concat(
+        recommendations.with_columns(pl.lit(order).alias("order_id"), pl.col("ts") + timedelta(i))
+        for i, order in enumerate(ids)
+    )
+    context = pl.concat(context.with_columns(pl.lit(order).alias("order_id")) for order in ids)
+    assert sync_frames(store, recommendations, context).upserted == 1
+    (row,) = store.page().rows
+    assert (row.order_id, row.suggestion.error) == ("o\ufffd", None)  # the newer scoring wins
+
+
 def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
     synced(store)
     by_age = [order.order_id for order in sorted(ORDERS, key=lambda order: order.minutes_ago)]

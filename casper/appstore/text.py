@@ -20,7 +20,7 @@ def text_problem(value: str, label: str) -> str | None:
     None when it is."""
     if "\x00" in value:
         return f"{label} cannot contain a NUL character."
-    surrogate = _NOT_TEXT.search(value)
+    surrogate = None if value.isascii() else _NOT_TEXT.search(value)
     if surrogate is not None:
         return f"{label} holds U+{ord(surrogate.group()):04X}, a lone surrogate, which is not text."
     return None
@@ -28,4 +28,7 @@ def text_problem(value: str, label: str) -> str | None:
 
 def storable(value: str) -> str:
     """`value` with U+FFFD in place of every character `text_problem` objects to."""
+    # the common case, cheaply: isascii() reads a flag, and ASCII holds no surrogate
+    if value.isascii() and "\x00" not in value:
+        return value
     return _NOT_TEXT.sub(REPLACEMENT, value)
