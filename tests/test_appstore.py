@@ -360,6 +360,23 @@ def test_odd_context_costs_a_line_not_the_detail(store: AppStore) -> None:
     assert [item.name for item in detail.items] == ["Fries"]
 
 
+def test_context_json_escapes_that_are_not_text_read_as_replacement_characters(
+    store: AppStore,
+) -> None:
+    # the warehouse's to_json writes a NUL from a landed event as \u0000 (ASCII: either backend
+    # stores it); read back it must not reach a screen as a NUL or a lone surrogate, which the
+    # web driver cannot encode
+    recommendations, context = realistic_frames()
+    item = {"name": "Pad\x00Thai", "brand": "Wok \ud800", "price": 14.25, "qty": 1}
+    event = {"sequence": 0, "event_type": "order\x00created", "ts": "2026-11-26 11:00:00"}
+    context = with_values(context, "items", {order_id(PARTIAL): json.dumps([item])})
+    context = with_values(context, "events", {order_id(PARTIAL): json.dumps([event])})
+    sync_frames(store, recommendations, context)
+    detail = store.order_detail(order_id(PARTIAL))
+    assert [(item.name, item.brand) for item in detail.items] == [("Pad\ufffdThai", "Wok \ufffd")]
+    assert [event.event_type for event in detail.events] == ["order\ufffdcreated"]
+
+
 def test_a_decision_keeps_the_suggestion_and_the_latest_counts(store: AppStore) -> None:
     synced(store)
     row = store.page().rows[0]
