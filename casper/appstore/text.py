@@ -2,9 +2,9 @@
 
 PostgreSQL's text type cannot hold NUL (SQLite would keep it), and a lone surrogate (what Python
 makes of bytes that are not UTF-8, or of a JSON escape such as "\\ud800") is not text either driver
-can encode. What a person typed is refused with `text_problem`'s sentence; what a sync brings is
-stored with `storable`'s U+FFFD in place of each such character, and its suggestion made an error, so
-the row is kept on both backends and says why it cannot be taken as it is.
+can encode. What a person types (a decision, a search) is refused with `text_problem`'s sentence;
+what a sync brings is stored with `storable`'s U+FFFD in place of each such character, so the row is
+kept on both backends, and a recommendation's suggestion is made an error that says why.
 """
 
 from __future__ import annotations
