@@ -673,8 +673,11 @@ def demo(
 @app.command()
 @friendly
 def down(ctx: typer.Context, engine: EngineOption = None, app_store: AppStoreOption = None) -> None:
-    """Remove exactly what `casper up` created (your own files and resources stay)."""
+    """Remove exactly what `casper up` created (your own files and resources stay). What cannot
+    be removed now (an app store server that is down) is named, stays recorded, and makes the exit
+    code 1: run `casper down` again to finish."""
     from casper.manifest import Manifest
+    from casper.stages import tear_down
 
     bound = _engine(ctx, engine, app_store)
     home = bound.home
@@ -682,26 +685,17 @@ def down(ctx: typer.Context, engine: EngineOption = None, app_store: AppStoreOpt
     if not manifest.entries and not manifest.path.exists():
         out.print(f"nothing to remove: {home.root} has no manifest from `casper up`")
         return
-    deployment = bound.deployment()
-    if manifest.resources and deployment is None:
-        kinds = sorted({r.kind for r in manifest.resources})
-        raise CasperError(
-            f"{home.root} records {len(manifest.resources)} resources elsewhere ({', '.join(kinds)}): "
-            "run `casper down` with the --engine that created them"
+    not_removed = tear_down(
+        bound, manifest, say=lambda line: out.print(f"removed {line}", highlight=False)
+    )
+    if not_removed:
+        for problem in not_removed:
+            err.print(f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True)
+        _notice(
+            f"{escape(str(manifest.path))} still records what was not removed: run `casper down` "
+            "again once that is fixed"
         )
-    if deployment is not None:
-        deployment.teardown(
-            manifest, say=lambda line: out.print(f"removed {line}", highlight=False)
-        )
-    dropped = []
-    if manifest.app_store_dsn:
-        from casper.appstore.store import drop_app_store
-
-        # the manifest keeps no password: a DSN given now (option or $CASPER_APP_STORE) may hold it
-        dropped = drop_app_store(bound.app_store_dsn() or manifest.app_store_dsn)
-    removed = manifest.remove_all()
-    for item in [*dropped, *removed]:
-        out.print(f"removed {item}", highlight=False)
+        raise typer.Exit(1)
 
 
 @roads_app.command("fetch")

@@ -2,11 +2,16 @@
 
 Every reference key is required, so a reference config file loads unchanged; the keys we add (kitchen
 coordinates, growth curve, late-night bump, brand launches and exits, a road network file) are optional.
+A top-level key neither knows is kept but warned about, once per file, so a typo (`orders_day1`) is
+noticed without refusing a config from a newer reference; inside the nested objects, which are ours
+to define, an unknown key is an error.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -42,6 +47,8 @@ KNOWN_KITCHENS: dict[str, tuple[float, float]] = {
     "160 Spear St, San Francisco, CA 94105": (37.79166, -122.39379),
     "311 W Monroe St, Chicago, IL 60606": (41.88063, -87.63618),
 }
+
+log = logging.getLogger(__name__)
 
 NonNegative = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -104,7 +111,8 @@ class BrandLifecycle(_Strict):
 
 
 class LocationConfig(BaseModel):
-    # Unknown keys are kept rather than rejected: the reference added keys over time.
+    # Unknown keys are kept rather than rejected (the reference added keys over time), and
+    # warned about (warn_unknown_keys).
     model_config = ConfigDict(extra="allow", frozen=True)
 
     # --- the reference's keys (all required) ---
@@ -203,6 +211,24 @@ def _describe(error: ValidationError, path: Path) -> str:
     return f"{path}: field {field}: {message}{suffix}"
 
 
+# (file, key) pairs already warned about: configs are reloaded on every pipeline tick of the demo
+_warned_keys: set[tuple[str, str]] = set()
+
+
+def warn_unknown_keys(config: LocationConfig, path: Path) -> None:
+    """One warning line per key that neither the reference (SPEC.md section 2) nor we define."""
+    known = list(LocationConfig.model_fields)
+    for key in sorted(config.model_extra or {}):
+        if (str(path), key) in _warned_keys:
+            continue
+        _warned_keys.add((str(path), key))
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)  # typos, not cousins
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        # The CLI sets up no logging, so Python's last-resort handler prints the bare message on
+        # stderr: the message says itself that it is a warning. %r keeps a key's newlines escaped.
+        log.warning("warning: %s: unknown key %r is ignored%s", path, key, hint)
+
+
 def load_config(path: Path) -> LocationConfig:
     """Read and validate one location config; every problem is a one-line ConfigError."""
     try:
@@ -218,9 +244,11 @@ def load_config(path: Path) -> LocationConfig:
     if isinstance(raw.get("road_network"), str) and not Path(raw["road_network"]).is_absolute():
         raw["road_network"] = str((path.parent / raw["road_network"]).resolve())
     try:
-        return LocationConfig.model_validate(raw)
+        config = LocationConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from None
+    warn_unknown_keys(config, path)
+    return config
 
 
 def available_locations(directory: Path | None = None) -> list[str]:

@@ -96,7 +96,11 @@ class Manifest:
         os.replace(temporary, self.path)
 
     def remove_all(self) -> list[str]:
-        """Delete every recorded thing that still exists; returns what was removed."""
+        """Delete every recorded file and folder that still exists; returns what was removed.
+
+        What lives elsewhere and is still recorded (resources, the app store's DSN: a `down` that
+        could not remove them) keeps the manifest, with nothing else in it, so the next `down`
+        finishes the job; otherwise the manifest goes too."""
         removed: list[str] = []
         touched_folders: set[Path] = set()
         for relative, kind in sorted(self.entries.items()):
@@ -118,6 +122,10 @@ class Manifest:
         touched_folders.add(self.home / "landing")
         for folder in sorted(touched_folders, key=lambda p: len(p.parts), reverse=True):
             _remove_if_empty(folder, self.home)
+        self.entries, self.stages = {}, {}
+        if self.resources or self.app_store_dsn:
+            self.save()
+            return removed
         if self.path.exists():
             self.path.unlink()
             removed.append(self.path.name)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
             problem = exc.errors()[0]
             where = ".".join(str(part) for part in problem["loc"]) or "settings"
             variable = f"CASPER_{where.upper()}"
-            origin = f" (from ${variable})" if variable in os.environ else ""
+            # A value given explicitly (an option) wins over the variable, so only a value that
+            # was not given can have come from it.
+            from_variable = variable in os.environ and given.get(where) is None
+            origin = f" (from ${variable})" if from_variable else ""
             message = str(problem["msg"]).removeprefix("Value error, ")
             raise SettingsError(f"setting {where}{origin}: {message}") from None

@@ -185,6 +185,39 @@ def run_stages(
             on_done(stage, summary)
 
 
+def tear_down(engine: Engine, manifest: Manifest, say: Callable[[str], None]) -> list[str]:
+    """Remove what `up` recorded, as much of it as can be removed: the deployment's resources, the
+    app store's PostgreSQL schemas, then what is under the home (each removal `say`s what went).
+    Returns one line per thing that could not be removed, saying why. Those stay recorded in the
+    manifest, so `down` run again once the cause is gone (the server is back) finishes the job."""
+    from casper.appstore.store import drop_app_store
+
+    deployment = engine.deployment()
+    if manifest.resources and deployment is None:
+        kinds = sorted({r.kind for r in manifest.resources})
+        raise CasperError(
+            f"{manifest.home} records {len(manifest.resources)} resources elsewhere "
+            f"({', '.join(kinds)}): run `casper down` with the --engine that created them"
+        )
+    not_removed: list[str] = []
+    if deployment is not None:
+        try:
+            deployment.teardown(manifest, say=say)  # forgets each resource as it goes
+        except CasperError as failed:
+            not_removed.append(str(failed))
+    if manifest.app_store_dsn:
+        try:
+            # the manifest keeps no password; a DSN given now (option, $CASPER_APP_STORE) may hold it
+            for line in drop_app_store(engine.app_store_dsn() or manifest.app_store_dsn):
+                say(line)
+            manifest.app_store_dsn = None
+        except CasperError as failed:
+            not_removed.append(str(failed))
+    for line in manifest.remove_all():
+        say(line)
+    return not_removed
+
+
 def stage_status(home) -> dict[str, bool]:
     done = Manifest.load(home.root).stages
     return {name: bool(done.get(name)) for name in STAGE_NAMES}

@@ -54,3 +54,18 @@ def landed_lines(home: Path, prefix: str = "") -> list[str]:
 
 def landed_events(home: Path, prefix: str = "") -> list[dict]:
     return [json.loads(line) for line in landed_lines(home, prefix)]
+
+
+def casper_in_process(home: Path, *args: str, monkeypatch) -> subprocess.CompletedProcess:
+    """`casper` run in this process through Typer's runner: the same command, without the second
+    or so a subprocess spends importing, for tests that run it more than once."""
+    from typer.testing import CliRunner
+
+    from casper.cli import app
+
+    for name in [name for name in os.environ if name.startswith("CASPER_")]:
+        monkeypatch.delenv(name)
+    result = CliRunner().invoke(app, ["--home", str(home), *args], prog_name="casper")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)

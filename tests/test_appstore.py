@@ -20,6 +20,7 @@ from casper.appstore import (
     AppStore,
     DecisionDraft,
     InvalidDecision,
+    InvalidFilter,
     ListFilters,
     StaleSuggestion,
     StoreError,
@@ -170,6 +171,81 @@ def test_corrupt_suggestions_are_error_rows(store: AppStore) -> None:
     assert store.summary().suggested_by_class == {"none": 1, "partial": 2, "full": 2, "error": 3}
 
 
+def with_values(frame: pl.DataFrame, column: str, values: dict[str, str]) -> pl.DataFrame:
+    """`frame` with `column` set to `values[order_id]` on the orders named there."""
+    expression = pl.col(column)
+    for order, value in values.items():
+        expression = pl.when(pl.col("order_id") == order).then(pl.lit(value)).otherwise(expression)
+    return frame.with_columns(expression.alias(column))
+
+
+def test_text_either_backend_cannot_store_syncs_as_error_suggestions(store: AppStore) -> None:
+    recommendations, context = realistic_frames()
+    # a NUL SQLite would keep and PostgreSQL refuses; a surrogate (from a JSON escape) neither takes
+    recommendations = with_values(
+        recommendations,
+        "agent_response",
+        {
+            order_id(PARTIAL): agent_response("partial", 8.5, "Late\x00"),  # escaped: \u0000
+            order_id(FULL): agent_response("full", 28.75, "Late \ud800"),  # escaped: \ud800
+            order_id(NEGATIVE): ORDERS[NEGATIVE].response + "\x00",
+        },
+    )
+    recommendations = with_values(recommendations, "model_version", {order_id(NONE): "m/3\x00"})
+    recommendations = with_values(recommendations, "location", {order_id(ABOVE_TOTAL): "chi\x00"})
+    context = with_values(context, "location_title", {order_id(PARTIAL): "San Francisco\x00"})
+    pad_thai = '[{"name": "Pad\x00Thai", "brand": "Wok", "price": 28.75, "qty": 1}]'
+    context = with_values(context, "items", {order_id(FULL): pad_thai})
+    odd_id = order_id(UNKNOWN_CLASS)
+    recommendations, context = (
+        frame.with_columns(pl.col("order_id").replace(odd_id, f"{odd_id}\x00"))
+        for frame in (recommendations, context)
+    )
+
+    report = sync_frames(store, recommendations, context)
+    assert (report.upserted, report.unchanged) == (len(ORDERS), 0)
+    kept_id = f"{odd_id}\ufffd"  # the row is kept, U+FFFD where the NUL was
+    rows = {row.order_id: row for row in store.page().rows}
+    assert {order: row.suggestion.error for order, row in rows.items()} == {
+        order_id(PARTIAL): "reason cannot contain a NUL character",
+        order_id(FULL): "reason holds U+D800, a lone surrogate, which is not text",
+        order_id(NONE): "model_version cannot contain a NUL character",
+        order_id(SECOND_PARTIAL): None,  # nothing else changes
+        order_id(NOT_JSON): "agent_response is not valid JSON",
+        kept_id: "order_id cannot contain a NUL character",
+        order_id(NEGATIVE): "agent_response cannot contain a NUL character",
+        order_id(ABOVE_TOTAL): "location cannot contain a NUL character",
+    }
+    assert rows[order_id(SECOND_PARTIAL)].suggestion.refund_usd == Decimal("4.60")
+    assert rows[order_id(NONE)].model_version == "m/3\ufffd"
+    assert rows[order_id(ABOVE_TOTAL)].location == "chi\ufffd"
+    assert rows[kept_id].order_total == Decimal("14.25")  # its context is joined
+    partial = store.order_detail(order_id(PARTIAL))
+    assert json.loads(partial.agent_response)["reason"] == "Late\x00"  # what the model said is kept
+    assert partial.location_title == "San Francisco\ufffd"
+    assert [item.name for item in store.order_detail(order_id(FULL)).items] == ["Pad\ufffdThai"]
+    negative = store.order_detail(order_id(NEGATIVE)).agent_response
+    assert negative == f"{ORDERS[NEGATIVE].response}\ufffd"
+
+    again = sync_frames(store, recommendations, context)
+    assert (again.upserted, again.unchanged) == (0, len(ORDERS))
+    store.apply_decision(deny_draft(kept_id, "ann"))  # an error suggestion is still decided on
+    assert [decision.order_id for decision in store.decisions()] == [kept_id]
+
+
+def test_order_ids_that_meet_once_stored_sync_as_one_order(store: AppStore) -> None:
+    recommendations, context = realistic_frames(ORDERS[:1])
+    ids = ("o\x00", "o\ufffd")  # the first is stored as the second
+    recommendations = pl.concat(
+        recommendations.with_columns(pl.lit(order).alias("order_id"), pl.col("ts") + timedelta(i))
+        for i, order in enumerate(ids)
+    )
+    context = pl.concat(context.with_columns(pl.lit(order).alias("order_id")) for order in ids)
+    assert sync_frames(store, recommendations, context).upserted == 1
+    (row,) = store.page().rows
+    assert (row.order_id, row.suggestion.error) == ("o\ufffd", None)  # the newer scoring wins
+
+
 def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
     synced(store)
     by_age = [order.order_id for order in sorted(ORDERS, key=lambda order: order.minutes_ago)]
@@ -188,6 +264,34 @@ def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
     assert order_id(FULL) not in pending and len(pending) == len(ORDERS) - 1
     page = store.page(ListFilters(status="pending", location="chicago"))
     assert page.total == 3
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        # SQLite would search for a NUL that PostgreSQL refuses; neither driver encodes a surrogate
+        (ListFilters(search="7be3\x00"), "Search cannot contain a NUL character."),
+        (ListFilters(search="\x00"), "Search cannot contain a NUL character."),
+        (ListFilters(search="7be3\ud800"), "Search holds U+D800, a lone surrogate, which is not text."),
+        (ListFilters(location="chicago\x00"), "Location cannot contain a NUL character."),
+    ],
+    ids=["nul", "only-nul", "surrogate", "location-nul"],
+)  # fmt: skip
+def test_both_backends_refuse_the_same_filters_alike(
+    store: AppStore, filters: ListFilters, message: str
+) -> None:
+    synced(store)
+    calls = (
+        lambda: store.page(filters),
+        lambda: store.bulk_accept_preview(filters),
+        lambda: store.bulk_accept(filters, "ann"),
+    )
+    for call in calls:
+        with pytest.raises(InvalidFilter) as refused:
+            call()
+        assert str(refused.value) == message
+    assert store.decisions() == []
+    assert len(all_rows(store)) == len(ORDERS)  # the store is as usable as before
 
 
 def test_keyset_pages_cover_every_row_once_and_stay_put(store: AppStore) -> None:
@@ -256,6 +360,23 @@ def test_odd_context_costs_a_line_not_the_detail(store: AppStore) -> None:
     assert [item.name for item in detail.items] == ["Fries"]
 
 
+def test_context_json_escapes_that_are_not_text_read_as_replacement_characters(
+    store: AppStore,
+) -> None:
+    # the warehouse's to_json writes a NUL from a landed event as \u0000 (ASCII: either backend
+    # stores it); read back it must not reach a screen as a NUL or a lone surrogate, which the
+    # web driver cannot encode
+    recommendations, context = realistic_frames()
+    item = {"name": "Pad\x00Thai", "brand": "Wok \ud800", "price": 14.25, "qty": 1}
+    event = {"sequence": 0, "event_type": "order\x00created", "ts": "2026-11-26 11:00:00"}
+    context = with_values(context, "items", {order_id(PARTIAL): json.dumps([item])})
+    context = with_values(context, "events", {order_id(PARTIAL): json.dumps([event])})
+    sync_frames(store, recommendations, context)
+    detail = store.order_detail(order_id(PARTIAL))
+    assert [(item.name, item.brand) for item in detail.items] == [("Pad\ufffdThai", "Wok \ufffd")]
+    assert [event.event_type for event in detail.events] == ["order\ufffdcreated"]
+
+
 def test_a_decision_keeps_the_suggestion_and_the_latest_counts(store: AppStore) -> None:
     synced(store)
     row = store.page().rows[0]
@@ -285,6 +406,38 @@ def test_text_is_stored_verbatim(store: AppStore) -> None:
     store.apply_decision(DecisionDraft(order_id(NONE), Decimal("0.00"), "none", reason, reviewer))
     (decision,) = store.order_detail(order_id(NONE)).decisions
     assert (decision.reason, decision.decided_by) == (reason, reviewer)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        # SQLite would keep a NUL that PostgreSQL refuses; neither driver can encode a surrogate
+        ({"reason": "Cold\x00"}, "reason", "Reason cannot contain a NUL character."),
+        ({"reason": "Cold \ud800"}, "reason", "Reason holds U+D800, a lone surrogate, which is not text."),
+        ({"decided_by": "ann\x00"}, "decided_by", "Decided by cannot contain a NUL character."),
+        ({"order_id": "7be3\x00"}, "order_id", "Order id cannot contain a NUL character."),
+        ({"amount_usd": 1.5}, "amount_usd", "Amount must be a Decimal, not float."),
+        ({"reason": None}, "reason", "A reason is required."),
+    ],
+)  # fmt: skip
+def test_both_backends_refuse_the_same_input_alike(
+    store: AppStore, changes: dict, field: str, message: str
+) -> None:
+    synced(store)
+    draft = DecisionDraft(order_id(FULL), Decimal("1.00"), "full", "Cold.", "ann")
+    with pytest.raises(InvalidDecision) as refused:
+        store.apply_decision(replace(draft, **changes))
+    assert (refused.value.field, refused.value.message) == (field, message)
+    assert store.decisions() == []
+
+
+def test_bulk_accept_refuses_a_reviewer_either_backend_cannot_store(store: AppStore) -> None:
+    synced(store)
+    for reviewer, why in (("ann\x00", "NUL"), ("\ud800", "lone surrogate"), (None, "required")):
+        with pytest.raises(InvalidDecision, match=why) as refused:
+            store.bulk_accept(ListFilters(), reviewer)
+        assert refused.value.field == "decided_by"
+    assert store.decisions() == []
 
 
 def test_a_suggestion_replaced_by_a_sync_is_not_accepted_blindly(store: AppStore) -> None:
@@ -364,6 +517,26 @@ def test_export_writes_every_decision_verbatim(store: AppStore, tmp_path: Path) 
     assert json.loads(rows[0]["source_suggestion"])["refund_class"] == "full"
 
 
+def test_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(
+    store: AppStore, tmp_path: Path
+) -> None:
+    synced(store)
+    # OWASP's CSV injection list: a cell starting with any of these is read as a formula
+    reasons = ['=HYPERLINK("http://evil.example","refund")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    for reason in reasons:
+        store.apply_decision(
+            DecisionDraft(order_id(FULL), Decimal("28.75"), "full", reason, "=cmd|' /C calc'!A0")
+        )
+    path = tmp_path / "decisions.csv"
+    export_decisions_csv(store, path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["reason"] for row in rows] == [f"'{reason}" for reason in reasons]
+    assert {row["decided_by"] for row in rows} == {"'=cmd|' /C calc'!A0"}
+    assert {(row["amount_usd"], row["order_id"]) for row in rows} == {("28.75", order_id(FULL))}
+    assert all(row["id"].isdigit() for row in rows)  # numbers stay numbers
+
+
 def test_health_reports_what_the_store_holds(store: AppStore) -> None:
     synced(store)
     health = store.health()
@@ -378,10 +551,12 @@ def test_health_of_an_unreachable_server_is_a_report_not_a_crash() -> None:
     backend = PostgresBackend("postgresql://casper:secret@127.0.0.1:1/nowhere?connect_timeout=2")
     with AppStore(backend) as unreachable:
         health = unreachable.health()
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError) as refused:
             unreachable.summary()
     assert health["ok"] is False and health["error"]
     assert "secret" not in health["location"]
+    # libpq adds a second line ("Is the server running...?"); an error here is one line
+    assert "\n" not in str(refused.value) and "Connection refused" in str(refused.value)
 
 
 def test_status_counts_without_creating_a_store(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,8 @@ from casper.appstore import (
     parse_agent_response,
     validate_decision,
 )
-from casper.appstore.decisions import DENY_REASON
+from casper.appstore.decisions import DENY_REASON, check_draft
+from casper.appstore.text import text_problem
 
 
 def test_a_well_formed_response_is_a_suggestion_in_cents() -> None:
@@ -48,6 +50,39 @@ def test_a_bad_response_is_an_error_suggestion_saying_why(text: str | None, prob
     assert suggestion.refund_class == "error"
     assert suggestion.refund_usd is None
     assert problem in (suggestion.error or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # a JSON escape is ASCII, so either backend stores the response; what it means is not text
+        (
+            json.dumps({"refund_usd": 5.0, "refund_class": "partial", "reason": "Late\x00"}),
+            "reason cannot contain a NUL character",
+        ),
+        (
+            json.dumps({"refund_usd": 5.0, "refund_class": "partial", "reason": "Late \ud800"}),
+            "reason holds U+D800, a lone surrogate, which is not text",
+        ),
+        # a raw NUL: SQLite would keep the response, PostgreSQL refuses it
+        (
+            '{"refund_usd": 5.0, "refund_class": "partial", "reason": "Late"}\x00',
+            "agent_response cannot contain a NUL character",
+        ),
+        # what the other errors quote of the response is escaped, so they are text too
+        (json.dumps({"refund_usd": 1, "refund_class": "\x00"}), "unknown refund_class '\\x00'"),
+        (json.dumps({"refund_usd": "\ud800", "refund_class": "full"}), "'\\ud800' is not a number"),
+    ],
+    ids=["reason-nul", "reason-surrogate", "raw-nul", "class-nul", "amount-surrogate"],
+)
+def test_a_response_with_text_either_backend_cannot_store_is_an_error(
+    text: str, problem: str
+) -> None:
+    suggestion = parse_agent_response(text)
+    assert (suggestion.refund_class, suggestion.refund_usd) == ("error", None)
+    assert suggestion.error is not None and problem in suggestion.error
+    assert text_problem(suggestion.error, "error") is None
+    assert text_problem(suggestion.reason, "reason") is None
 
 
 def test_a_missing_reason_reads_as_empty() -> None:
@@ -95,6 +130,53 @@ def test_class_reason_and_reviewer_are_required(overrides: dict, field: str) -> 
     with pytest.raises(InvalidDecision) as refused:
         _decide("1.00", **overrides)
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"reason": "Late\x00"}, "reason", "Reason cannot contain a NUL character."),
+        (
+            {"reason": "Late \ud800"},
+            "reason",
+            "Reason holds U+D800, a lone surrogate, which is not text.",
+        ),
+        ({"decided_by": "ann\x00"}, "decided_by", "Decided by cannot contain a NUL character."),
+        (
+            {"decided_by": "\udcff"},
+            "decided_by",
+            "Decided by holds U+DCFF, a lone surrogate, which is not text.",
+        ),
+        ({"order_id": "a41f\x00"}, "order_id", "Order id cannot contain a NUL character."),
+    ],
+)
+def test_text_that_either_backend_cannot_store_is_refused(
+    overrides: dict, field: str, message: str
+) -> None:
+    with pytest.raises(InvalidDecision) as refused:
+        _decide("1.00", **overrides)
+    assert (refused.value.field, refused.value.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"amount_usd": 1.5}, "amount_usd", "Amount must be a Decimal, not float."),
+        ({"amount_usd": "1.50"}, "amount_usd", "Amount must be a Decimal, not str."),
+        ({"amount_usd": True}, "amount_usd", "Amount must be a Decimal, not bool."),
+        ({"reason": None}, "reason", "A reason is required."),
+        ({"reason": 7}, "reason", "Reason must be text, not int."),
+        ({"decided_by": None}, "decided_by", "Decided by is required."),
+        ({"order_id": None}, "order_id", "Order id must be text, not NoneType."),
+    ],
+)
+def test_a_draft_of_the_wrong_types_is_an_invalid_decision(
+    changes: dict, field: str, message: str
+) -> None:
+    draft = replace(DecisionDraft("o1", Decimal("1.00"), "full", "Late.", "ann"), **changes)
+    with pytest.raises(InvalidDecision) as refused:
+        check_draft(draft, Decimal("10.00"))
+    assert (refused.value.field, refused.value.message) == (field, message)
 
 
 def test_a_valid_decision_keeps_text_verbatim() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,8 @@ def test_all_resolves_every_shipped_location():
         (lambda d: d["brand_momentum"].update(improving=0.5), "must sum to 1"),
         (lambda d: d["momentum_rates"].update(decline=1.0), "field momentum_rates.decline"),
         (lambda d: d["svc"].update(cs=[2]), "field svc.cs"),
+        # nested objects are ours to define: an unknown key there is refused, not ignored
+        (lambda d: d["svc"].update(rpp=[6, 2]), "field svc.rpp: Extra inputs are not permitted"),
         (
             lambda d: d.update(dq={"order_created": {"nope": 0.1}}),
             "order_created has no body field 'nope'",
@@ -84,6 +87,30 @@ def test_a_broken_config_names_the_file_and_the_field(tmp_path, change, fragment
     message = str(raised.value)
     assert str(path) in message and fragment in message
     assert "\n" not in message
+
+
+def test_an_unknown_key_is_a_one_line_warning_naming_the_file_and_the_key(tmp_path, caplog):
+    document = {**REFERENCE_SANFRANCISCO, "orders_day1": 70, "kitchen_notes": "back door"}
+    path = write(tmp_path, document)
+    config = load_config(path)
+    assert config.orders_day_1 == 50  # the typo changed nothing, and the config still loads
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"warning: {path}: unknown key 'kitchen_notes' is ignored",
+        f"warning: {path}: unknown key 'orders_day1' is ignored (did you mean 'orders_day_1'?)",
+    ]
+    caplog.clear()
+    load_config(path)  # the demo reloads configs on every tick: once is enough
+    assert caplog.records == []
+
+
+def test_the_reference_keys_and_ours_raise_no_warning(tmp_path, caplog):
+    ours = {"kitchen_lat": 37.79, "kitchen_lon": -122.39, "display_name": "SF",
+            "demand_curve": "exponential", "late_night_bump": {"peak": 2.5},
+            "brand_lifecycle": [{"brand_id": 1, "launch_day": 2}]}  # fmt: skip
+    load_config(write(tmp_path, {**REFERENCE_SANFRANCISCO, **ours}))
+    resolve_locations("all")
+    assert caplog.records == []
 
 
 @pytest.mark.parametrize(

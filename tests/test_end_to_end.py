@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 
-from tests.cli_helpers import NOW, casper
+from casper.manifest import Manifest
+from tests.cli_helpers import NOW, casper, casper_in_process
 
 
 def status(home) -> dict:
@@ -67,6 +70,75 @@ def test_down_on_a_home_without_up_removes_nothing(tmp_path):
     result = casper(tmp_path, "down")
     assert "nothing to remove" in result.stdout
     assert (tmp_path / "keep.txt").exists()
+
+
+def home_that_was_up(home: Path, app_store_dsn: str) -> Path:
+    """A home as `up` with a PostgreSQL app store leaves it, without running up."""
+    (home / "mlflow").mkdir(parents=True)
+    (home / "mlflow" / "mlflow.db").write_text("runs")
+    (home / "landing").mkdir()
+    (home / "landing" / "history-sanfrancisco-2026-11-25.ndjson").write_text("{}\n")
+    (home / "warehouse.duckdb").write_text("tables")
+    (home / "notes.txt").write_text("the user's own file")
+    manifest = Manifest(home, app_store_dsn=app_store_dsn, stages={"raw_data": True})
+    manifest.record("landing/history-*.ndjson", "glob")
+    manifest.record("mlflow", "folder")
+    manifest.record("warehouse.duckdb", "file")
+    manifest.save()
+    return home
+
+
+def test_down_with_an_unreachable_app_store_removes_the_rest_and_says_what_is_left(
+    tmp_path, monkeypatch
+):
+    home = home_that_was_up(tmp_path / "home", "postgresql://u@127.0.0.1:1/db")
+    down = casper_in_process(
+        home, "down", "--app-store", "postgresql://u:s3cret@127.0.0.1:1/db", monkeypatch=monkeypatch
+    )
+    assert down.returncode != 0
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == [
+        "manifest.json",
+        "notes.txt",
+    ]
+    assert "removed warehouse.duckdb" in down.stdout and "removed mlflow/" in down.stdout
+    (problem, hint) = down.stderr.strip().splitlines()
+    assert problem.startswith(
+        "error: cannot drop the app store's PostgreSQL schemas recommender, refunds at "
+        "postgresql://u@127.0.0.1:1/db: "
+    )
+    assert "Connection refused" in problem
+    assert "casper down" in hint
+    assert "s3cret" not in down.stdout + down.stderr and "Traceback" not in down.stderr
+    left = Manifest.load(home)
+    assert (left.entries, left.stages, left.app_store_dsn) == (
+        {},
+        {},
+        "postgresql://u@127.0.0.1:1/db",
+    )
+
+
+@pytest.mark.postgres
+def test_a_second_down_finishes_once_the_app_store_is_back(tmp_path, monkeypatch):
+    from casper.appstore import open_store
+    from casper.home import CasperHome
+    from tests.appstore_fixtures import postgres_dsn
+
+    dsn = postgres_dsn()
+    home = home_that_was_up(tmp_path / "home", dsn)
+    open_store(CasperHome(home), dsn).close()  # the schemas `up` made
+    unreachable = "postgresql://u@127.0.0.1:1/db"
+    first = casper_in_process(home, "down", "--app-store", unreachable, monkeypatch=monkeypatch)
+    assert first.returncode != 0 and Manifest.load(home).app_store_dsn == dsn
+    assert not (home / "warehouse.duckdb").exists()  # the first down removed what it could
+    second = casper_in_process(home, "down", monkeypatch=monkeypatch)  # the recorded DSN answers
+    assert second.returncode == 0, second.stderr
+    assert "removed PostgreSQL schema refunds" in second.stdout
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == ["notes.txt"]
+    with psycopg.connect(dsn) as connection:
+        schemas = {
+            r[0] for r in connection.execute("SELECT schema_name FROM information_schema.schemata")
+        }
+    assert not {"recommender", "refunds"} & schemas
 
 
 def test_unknown_stage_is_refused(tmp_path):

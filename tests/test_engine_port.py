@@ -59,6 +59,19 @@ def test_a_bad_setting_names_the_setting_and_its_variable(monkeypatch):
         Settings.load()
 
 
+def test_a_bad_given_setting_does_not_blame_the_variable_it_overrode(tmp_path, monkeypatch):
+    # `CASPER_HOME=... casper --home /etc/passwd status`: the bad value came from --home
+    monkeypatch.setenv("CASPER_HOME", str(tmp_path))
+    monkeypatch.setenv("CASPER_CATALOG", "fine")
+    a_file = tmp_path / "passwd"
+    a_file.write_text("")
+    with pytest.raises(SettingsError) as refused:
+        Settings.load(home=a_file)
+    assert str(refused.value) == f"setting home: {a_file} is a file, not a folder"
+    with pytest.raises(SettingsError, match=r"^setting catalog: "):
+        Settings.load(catalog="no-dashes")
+
+
 def test_the_cli_takes_the_engine_from_casper_engine(tmp_path):
     env = casper_env() | {"CASPER_ENGINE": "nosuch"}
     result = subprocess.run(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console, RenderableType
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual.widgets._toast import Toast
@@ -220,6 +221,21 @@ async def test_a_bad_amount_is_shown_in_the_form_and_not_saved(embedded: AppStor
     ]
 
 
+async def test_a_reason_the_store_cannot_hold_is_shown_in_the_form(embedded: AppStore) -> None:
+    app = review_app(embedded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "e")
+        # a lone surrogate is what Python makes of pasted bytes that are not UTF-8
+        app.screen.query_one("#reason", Input).value = "Cold \udcff"
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, DecisionForm)
+        message = "Reason holds U+DCFF, a lone surrogate, which is not text."
+        assert text_of(pilot, "#form-error").strip() == message
+        assert app.screen.query_one("#reason", Input).has_class("-invalid")
+    assert embedded.decisions() == []
+
+
 async def test_an_error_suggestion_is_shown_and_can_be_denied_not_accepted(
     embedded: AppStore,
 ) -> None:
@@ -272,6 +288,42 @@ async def test_filters_and_search_narrow_the_list(embedded: AppStore) -> None:
         assert "Rows 1–1 of 1" in text_of(pilot, "#pager")
         await press(pilot, "escape")
         assert isinstance(app.focused, RecommendationTable)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "message"),
+    [
+        # what Python makes of pasted bytes that are not UTF-8; SQLite cannot encode it either
+        ("\udcff", "Search holds U+DCFF, a lone surrogate, which is not text."),
+        # SQLite would search for it, PostgreSQL refuses it
+        ("\x00", "Search cannot contain a NUL character."),
+    ],
+    ids=["surrogate", "nul"],
+)
+async def test_search_text_the_store_cannot_take_is_refused_with_a_message(
+    store: AppStore, pasted: str, message: str
+) -> None:
+    app = review_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "slash")
+        search = app.screen.query_one("#search", Input)
+
+        async def paste(text: str) -> None:
+            search.post_message(events.Paste(text))
+            await settle(pilot)
+
+        await paste("7BE3")
+        assert listed(pilot) == [order_id(FULL)]
+        await paste(pasted)
+        assert search.value == f"7BE3{pasted}"
+        assert app.is_running and isinstance(app.screen, ReviewScreen)
+        assert [note.message for note in app._notifications] == [message]
+        assert search.has_class("-invalid")
+        assert listed(pilot) == [order_id(FULL)]  # the last search that could run stays
+        await press(pilot, "backspace")
+        assert not search.has_class("-invalid")
+        assert listed(pilot) == [order_id(FULL)]
 
 
 async def test_deciding_the_last_rows_of_a_page_goes_back_a_page(embedded: AppStore) -> None:

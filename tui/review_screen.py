@@ -247,6 +247,17 @@ class ReviewScreen(DecidingScreen):
 
     @on(Input.Changed, "#search")
     def search_changed(self, changed: Input.Changed) -> None:
+        refused = changed.validation_result
+        if refused is not None and not refused.is_valid:
+            # Text neither backend can search for (a NUL, a lone surrogate from pasted bytes): the
+            # box is marked and says why; the list keeps the last search that could run.
+            self.notify(
+                " ".join(refused.failure_descriptions),
+                title="Search",
+                severity="warning",
+                markup=False,
+            )
+            return
         self.apply_filters(replace(self.filters, search=changed.value))
 
     @on(Input.Submitted, "#search")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from casper.appstore import RecommendationRow, Summary
+from casper.appstore import InvalidFilter, RecommendationRow, Summary, check_search
 from tui.braille import plot_route
 from tui.formatting import (
     class_styles,
@@ -120,8 +121,22 @@ class RecommendationTable(DataTable):
             self.move_cursor(row=max(target, 0), animate=False)
 
 
+class SearchText(Validator):
+    """Only what the store can search for on either backend; the failure is the store's sentence."""
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            check_search(value)
+        except InvalidFilter as refused:
+            return self.failure(refused.message)
+        return self.success()
+
+
 class SearchInput(Input):
     BINDINGS = SEARCH_BINDINGS
+
+    def __init__(self, *, placeholder: str = "", id: str | None = None) -> None:
+        super().__init__(placeholder=placeholder, id=id, validators=[SearchText()])
 
     def action_leave_search(self) -> None:
         self.screen.query_one(RecommendationTable).focus()

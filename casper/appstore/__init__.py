@@ -25,8 +25,10 @@ from casper.appstore.records import (
 )
 from casper.appstore.store import (
     AppStore,
+    InvalidFilter,
     StaleSuggestion,
     StoreError,
+    check_search,
     open_store,
     store_counts,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "Decision",
     "DecisionDraft",
     "InvalidDecision",
+    "InvalidFilter",
     "ListFilters",
     "ListPage",
     "OrderDetail",
@@ -51,6 +54,7 @@ __all__ = [
     "SyncInputError",
     "SyncReport",
     "accept_draft",
+    "check_search",
     "deny_draft",
     "export_decisions_csv",
     "open_store",

@@ -1,7 +1,8 @@
 """The order context the detail screen shows, read back from the JSON the sync stored.
 
 Lenient on purpose: an entry that does not parse is left out, so one odd event or item costs a line
-on the detail screen rather than the screen.
+on the detail screen rather than the screen. A JSON escape that is not text once read ("\\u0000",
+"\\ud800": the warehouse's to_json writes a landed NUL so) reads as U+FFFD, as the sync stores it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from casper.appstore.records import BasketItem, TimelineEvent
 from casper.appstore.suggestion import to_cents
+from casper.appstore.text import storable
 
 
 def _json_list(text: str | None) -> list[Any]:
@@ -28,7 +30,7 @@ def parse_timeline(text: str | None) -> tuple[TimelineEvent, ...]:
         try:
             event = TimelineEvent(
                 int(entry["sequence"]),
-                str(entry["event_type"]),
+                storable(str(entry["event_type"])),
                 datetime.fromisoformat(entry["ts"]),
             )
         except (KeyError, TypeError, ValueError):
@@ -44,8 +46,8 @@ def parse_basket(text: str | None) -> tuple[BasketItem, ...]:
         try:
             items.append(
                 BasketItem(
-                    str(entry["name"]),
-                    str(entry["brand"]),
+                    storable(str(entry["name"])),
+                    storable(str(entry["brand"])),
                     to_cents(entry["price"]),
                     int(entry["qty"]),
                 )

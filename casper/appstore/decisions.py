@@ -1,7 +1,9 @@
 """The rules a refund decision obeys, checked before anything is written.
 
 The form checks them to show a message next to the field; the store checks them again inside its
-transaction, against the order total it holds, so no path writes an invalid decision.
+transaction, against the order total it holds, so no path writes an invalid decision. They are also
+what makes both backends take the same input: whatever one of them could not store is refused here,
+with the same message, before either is asked.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from casper.appstore.suggestion import MAX_AMOUNT, REFUND_CLASSES, Suggestion
+from casper.appstore.text import text_problem
 from casper.errors import CasperError
 
 DENY_REASON = "Denied by the reviewer."
@@ -35,7 +38,36 @@ class DecisionDraft:
     decided_by: str
 
 
-def check_amount(amount: Decimal, order_total: Decimal | None) -> Decimal:
+def check_text(value: object, field: str, label: str) -> str:
+    """Text both backends store alike (see `casper.appstore.text`), else an InvalidDecision
+    naming the field."""
+    if not isinstance(value, str):
+        raise InvalidDecision(field, f"{label} must be text, not {type(value).__name__}.")
+    problem = text_problem(value, label)
+    if problem is not None:
+        raise InvalidDecision(field, problem)
+    return value
+
+
+def check_required_text(value: object, field: str, label: str, missing: str) -> str:
+    if value is None:
+        raise InvalidDecision(field, missing)
+    text = check_text(value, field, label)
+    if not text.strip():
+        raise InvalidDecision(field, missing)
+    return text
+
+
+def check_decided_by(decided_by: object) -> str:
+    return check_required_text(decided_by, "decided_by", "Decided by", "Decided by is required.")
+
+
+def check_amount(amount: object, order_total: Decimal | None) -> Decimal:
+    # Only a Decimal: a float cannot hold every cent exactly, and text is parse_amount's to read.
+    if not isinstance(amount, Decimal):
+        raise InvalidDecision(
+            "amount_usd", f"Amount must be a Decimal, not {type(amount).__name__}."
+        )
     if not amount.is_finite():
         raise InvalidDecision("amount_usd", "Amount must be a number.")
     if amount < 0:
@@ -60,13 +92,12 @@ def parse_amount(text: str, order_total: Decimal | None) -> Decimal:
 
 
 def check_draft(draft: DecisionDraft, order_total: Decimal | None) -> DecisionDraft:
+    check_text(draft.order_id, "order_id", "Order id")
     check_amount(draft.amount_usd, order_total)
     if draft.refund_class not in REFUND_CLASSES:
         raise InvalidDecision("refund_class", "Class must be none, partial or full.")
-    if not draft.reason.strip():
-        raise InvalidDecision("reason", "A reason is required.")
-    if not draft.decided_by.strip():
-        raise InvalidDecision("decided_by", "Decided by is required.")
+    check_required_text(draft.reason, "reason", "Reason", "A reason is required.")
+    check_decided_by(draft.decided_by)
     return draft
 
 

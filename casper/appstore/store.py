@@ -2,7 +2,8 @@
 
 No UI code here. One connection per store, shared by the caller's threads under a lock, so a UI can
 run any method from a worker thread. Driver errors come out as `StoreError`, a rule broken by a
-decision as `InvalidDecision`, a suggestion replaced under the reviewer as `StaleSuggestion`.
+decision as `InvalidDecision`, a filter neither backend can search by as `InvalidFilter` (a
+`StoreError`), a suggestion replaced under the reviewer as `StaleSuggestion`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any, ParamSpec, TypeVar
 
 from casper.appstore.backends import Backend, PostgresBackend, SqliteBackend
 from casper.appstore.context import parse_basket, parse_route, parse_timeline
-from casper.appstore.decisions import DecisionDraft, InvalidDecision, check_draft
+from casper.appstore.decisions import (
+    DecisionDraft,
+    InvalidDecision,
+    check_decided_by,
+    check_draft,
+)
 from casper.appstore.records import (
     BulkAcceptPreview,
     Decision,
@@ -39,6 +45,7 @@ from casper.appstore.schema import (
     schema_statements,
 )
 from casper.appstore.suggestion import REFUND_CLASSES, SUGGESTION_CLASSES, Suggestion, to_cents
+from casper.appstore.text import text_problem
 from casper.errors import CasperError
 from casper.home import CasperHome
 
@@ -50,6 +57,27 @@ R = TypeVar("R")
 
 class StoreError(CasperError):
     """The app store could not be reached, or refused a statement."""
+
+
+class InvalidFilter(StoreError):
+    """A list filter the store refuses: text neither backend could search alike. `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def check_filter_text(value: str, field: str, label: str) -> str:
+    """A filter's text as both backends take it, else InvalidFilter with the rule's sentence."""
+    problem = text_problem(value, label)
+    if problem is not None:
+        raise InvalidFilter(field, problem)
+    return value
+
+
+def check_search(search: str) -> str:
+    return check_filter_text(search, "search", "Search")
 
 
 class StaleSuggestion(CasperError):
@@ -111,7 +139,9 @@ def _filter_sql(filters: ListFilters) -> tuple[list[str], list[Any]]:
         params.append(filters.refund_class)
     if filters.location is not None:
         conditions.append("r.location = ?")
-        params.append(filters.location)
+        params.append(check_filter_text(filters.location, "location", "Location"))
+    # Checked even when blank: a NUL is not blank to strip(), and neither backend may see it.
+    check_search(filters.search)
     if filters.search.strip():
         conditions.append("lower(r.order_id) LIKE ? ESCAPE '\\'")
         params.append(f"%{_escape_like(filters.search.strip().lower())}%")
@@ -140,6 +170,13 @@ def _source_suggestion(
     }
 
 
+def driver_message(error: Exception) -> str:
+    """The driver's message in one line: libpq's first line names the host, the port and what
+    failed (never the password); the lines after it are hints ("Is the server running...?")."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _guarded(method: Callable[P, R]) -> Callable[P, R]:
     """Serialise use of the connection and turn driver errors into StoreError."""
 
@@ -151,7 +188,9 @@ def _guarded(method: Callable[P, R]) -> Callable[P, R]:
                 return method(*args, **kwargs)
             except store.backend.driver_errors as exc:
                 store._forget_broken_connection()
-                raise StoreError(f"app store ({store.backend.name}): {exc}") from exc
+                raise StoreError(
+                    f"app store ({store.backend.name}): {driver_message(exc)}"
+                ) from exc
 
     return run
 
@@ -402,6 +441,9 @@ class AppStore:
     ) -> Decision:
         """Record a decision. With `expected`, refuse if the suggestion is no longer the one the
         reviewer accepted (a sync replaced it meanwhile)."""
+        # Checked before the order is looked up too: an order id one backend cannot take (a NUL)
+        # must be refused as on the other, not end as a driver error.
+        check_draft(draft, None)
         with self.backend.write_transaction(self._conn, DECISIONS):
             current = self._one(
                 f"SELECT {_SUGGESTION_COLUMNS}, c.order_total FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
@@ -466,8 +508,7 @@ class AppStore:
     @_guarded
     def bulk_accept(self, filters: ListFilters, decided_by: str) -> int:
         """Accept every pending, acceptable suggestion matching `filters`, in one transaction."""
-        if not decided_by.strip():
-            raise InvalidDecision("decided_by", "Decided by is required.")
+        check_decided_by(decided_by)
         if filters.status == "applied":
             return 0
         conditions, params = _filter_sql(replace(filters, status="pending"))
@@ -618,15 +659,21 @@ def store_counts(home: CasperHome, dsn: str | None = None) -> dict[str, int]:
 
 
 def drop_app_store(dsn: str) -> list[str]:
-    """Drop the app store's schemas from a PostgreSQL database (what `casper down` undoes there)."""
+    """Drop the app store's schemas from a PostgreSQL database (what `casper down` undoes there).
+    A failure is one line saying which schemas, where and why, never with the password."""
     import psycopg
 
     from casper.appstore.backends import SCHEMAS
 
+    # without_password first: a DSN libpq cannot parse is refused without echoing it
+    where = PostgresBackend(without_password(dsn)).describe()
     try:
         with psycopg.connect(dsn, connect_timeout=10) as connection:
             for schema in SCHEMAS:
                 connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     except psycopg.Error as exc:
-        raise StoreError(f"cannot drop the app store schemas: {str(exc).splitlines()[0]}") from None
+        raise StoreError(
+            f"cannot drop the app store's PostgreSQL schemas {', '.join(SCHEMAS)} at {where}: "
+            f"{driver_message(exc)}"
+        ) from None
     return [f"PostgreSQL schema {schema}" for schema in SCHEMAS]

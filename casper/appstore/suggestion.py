@@ -1,8 +1,9 @@
 """Reading the refund model's `agent_response` without trusting it.
 
 The scorer writes `{"refund_usd": float, "refund_class": "none"|"partial"|"full", "reason": str}` as a
-string. Anything else (not JSON, an unknown class, a negative or non-numeric amount) becomes an `error`
-suggestion that carries the reason it was rejected, so a bad row is shown and never crashes a reader.
+string. Anything else (not JSON, an unknown class, a negative or non-numeric amount, a NUL or a lone
+surrogate that not both backends can store) becomes an `error` suggestion that carries the reason it
+was rejected, so a bad row is shown and never crashes a reader.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from casper.appstore.text import text_problem
 from casper.refunds import REFUND_CLASSES
 
 ERROR_CLASS = "error"
@@ -44,7 +46,17 @@ def to_cents(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def text_error(value: str, name: str) -> Suggestion | None:
+    """An error suggestion if `value` is not text both backends store alike (see
+    `casper.appstore.text`), else None."""
+    problem = text_problem(value, name)
+    return None if problem is None else error_suggestion(problem.removesuffix("."))
+
+
 def parse_agent_response(text: str | None) -> Suggestion:
+    unstorable = text_error(text, "agent_response") if isinstance(text, str) else None
+    if unstorable is not None:
+        return unstorable
     try:
         document = json.loads(text) if text is not None else None
     except (TypeError, ValueError):
@@ -67,8 +79,9 @@ def parse_agent_response(text: str | None) -> Suggestion:
         return error_suggestion(f"refund_usd {amount!r} is too large")
 
     reason = document.get("reason")
-    return Suggestion(
-        refund_class=refund_class,
-        refund_usd=cents,
-        reason=reason if isinstance(reason, str) else "",
-    )
+    reason = reason if isinstance(reason, str) else ""
+    # a JSON escape ("\u0000", "\ud800") is ASCII in the response, and not text once read
+    unstorable = text_error(reason, "reason")
+    if unstorable is not None:
+        return unstorable
+    return Suggestion(refund_class=refund_class, refund_usd=cents, reason=reason)

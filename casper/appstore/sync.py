@@ -7,6 +7,10 @@ re-scored order (new model_version or different content) replaces its old recomm
 The suggestion is parsed from `agent_response`, the column the reference's app reads; the scorer's
 separate refund_class / refund_usd / reason columns, if present, are not used, so a corrupt response
 shows as an `error` suggestion instead of hiding behind well-formed columns.
+
+Text neither backend can store alike (a NUL: SQLite would keep it, PostgreSQL refuses it) is kept
+with U+FFFD in its place, so the row syncs the same on both; in a recommendation's columns it also
+makes the suggestion an error that names the column. The order's context is display text only.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import polars as pl
 
 from casper.appstore.schema import CONTEXT_COLUMNS
 from casper.appstore.store import AppStore
-from casper.appstore.suggestion import parse_agent_response, to_cents
+from casper.appstore.suggestion import Suggestion, parse_agent_response, text_error, to_cents
+from casper.appstore.text import storable
 from casper.errors import CasperError
 
 RECOMMENDATION_FRAME_COLUMNS = ("order_id", "ts", "agent_response", "model_version", "location")
@@ -56,27 +61,52 @@ def _latest_per_order(frame: pl.DataFrame, ts_column: str | None) -> pl.DataFram
     return frame.unique(subset="order_id", keep="last", maintain_order=True)
 
 
+def _kept(value: str | None) -> str | None:
+    return None if value is None else storable(value)
+
+
+def _one_per_stored_id(rows: list[tuple]) -> list[tuple]:
+    # Two ids can be one once stored ("o\x00" and "o\ufffd"); the later row (the newer one) wins.
+    return list({row[0]: row for row in rows}.values())
+
+
+def _suggestion(
+    order_id: str, agent_response: str | None, model_version: str | None, location: str | None
+) -> Suggestion:
+    """The suggestion, or an error one naming the first column not both backends can store."""
+    for name, value in (
+        ("order_id", order_id),
+        ("model_version", model_version),
+        ("location", location),
+    ):
+        unstorable = text_error(value, name) if isinstance(value, str) else None
+        if unstorable is not None:
+            return unstorable
+    return parse_agent_response(agent_response)
+
+
 def recommendation_rows(recommendations: pl.DataFrame) -> list[tuple]:
     frame = _latest_per_order(
         _require(recommendations, RECOMMENDATION_FRAME_COLUMNS, "recommendations"), "ts"
     )
     rows = []
     for order_id, ts, agent_response, model_version, location in frame.iter_rows():
-        suggestion = parse_agent_response(agent_response)
+        suggestion = _suggestion(order_id, agent_response, model_version, location)
         rows.append(
             (
-                order_id,
+                # kept with U+FFFD for what neither backend can store; the error says which
+                _kept(order_id),
                 _naive_utc(ts),
-                agent_response,
-                model_version,
-                location,
+                _kept(agent_response),
+                _kept(model_version),
+                _kept(location),
                 suggestion.refund_class,
                 suggestion.refund_usd,
                 suggestion.reason,
                 suggestion.error,
             )
         )
-    return rows
+    return _one_per_stored_id(rows)
 
 
 def context_rows(context: pl.DataFrame) -> list[tuple]:
@@ -97,20 +127,21 @@ def context_rows(context: pl.DataFrame) -> list[tuple]:
     ) in frame.iter_rows():
         rows.append(
             (
-                order_id,
-                title,
+                # what the detail screen shows: U+FFFD for what neither backend can store
+                _kept(order_id),
+                _kept(title),
                 None if total is None else to_cents(total),
                 minutes,
                 p50,
                 p75,
                 p99,
                 _naive_utc(created),
-                events or "[]",
-                items or "[]",
-                route or "[]",
+                storable(events or "[]"),
+                storable(items or "[]"),
+                storable(route or "[]"),
             )
         )
-    return rows
+    return _one_per_stored_id(rows)
 
 
 def sync_frames(
