@@ -400,6 +400,45 @@ def test_jobs_list_get_delete_and_a_foreign_job_stays(databricks_fake, w):
     assert databricks_fake.state()["jobs"] == ["someone-elses-job"]
 
 
+# -- MLflow experiments ----------------------------------------------------------------------------
+
+
+def test_experiments_are_found_by_name_and_a_delete_leaves_them_deleted(databricks_fake, w):
+    from databricks.sdk.service.ml import ExperimentTag
+
+    with pytest.raises(ResourceDoesNotExist):
+        w.experiments.get_by_name("/Shared/caspers-refunds")
+    foreign = w.experiments.create_experiment("/Shared/someone-else").experiment_id
+    ours = w.experiments.create_experiment(
+        "/Shared/caspers-refunds", tags=[ExperimentTag(key="casper", value="yes")]
+    ).experiment_id
+    assert ours != foreign
+    found = w.experiments.get_by_name("/Shared/caspers-refunds").experiment
+    assert (found.experiment_id, found.lifecycle_stage) == (ours, "active")
+    assert found.artifact_location and found.tags[0].key == "casper"
+    assert databricks_fake.state()["experiments"] == [
+        "/Shared/caspers-refunds",
+        "/Shared/someone-else",
+    ]
+    with pytest.raises(ResourceAlreadyExists):
+        w.experiments.create_experiment("/Shared/caspers-refunds")
+    with pytest.raises(InvalidParameterValue):
+        w.experiments.create_experiment("caspers-refunds")  # names are workspace paths
+    with pytest.raises(ResourceDoesNotExist):
+        w.experiments.create_experiment("/Shared/no-such-folder/refunds")
+
+    w.experiments.delete_experiment(ours)
+    assert databricks_fake.state()["experiments"] == ["/Shared/someone-else"]
+    # soft: get-by-name still answers with it, deleted, until that name is used again
+    gone = w.experiments.get_by_name("/Shared/caspers-refunds").experiment
+    assert (gone.experiment_id, gone.lifecycle_stage) == (ours, "deleted")
+    again = w.experiments.create_experiment("/Shared/caspers-refunds").experiment_id
+    assert w.experiments.get_by_name("/Shared/caspers-refunds").experiment.experiment_id == again
+    with pytest.raises(ResourceDoesNotExist):
+        w.experiments.delete_experiment("404")
+    assert not databricks_fake.unhandled and not databricks_fake.crashes
+
+
 # -- Lakebase and apps -----------------------------------------------------------------------------
 
 
@@ -885,6 +924,24 @@ SDK_ROUTES = [
         lambda w: w.database.generate_database_credential(instance_names=["db"], request_id="r"),
         "POST",
         "/api/2.0/database/credentials",
+    ),
+    (
+        "experiments.create_experiment",
+        lambda w: w.experiments.create_experiment("/Shared/e"),
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+    ),
+    (
+        "experiments.get_by_name",
+        lambda w: w.experiments.get_by_name("/Shared/e"),
+        "GET",
+        "/api/2.0/mlflow/experiments/get-by-name",
+    ),
+    (
+        "experiments.delete_experiment",
+        lambda w: w.experiments.delete_experiment("1"),
+        "POST",
+        "/api/2.0/mlflow/experiments/delete",
     ),
     ("apps.create", lambda w: w.apps.create(apps.App(name="app")), "POST", "/api/2.0/apps"),
     ("apps.get", lambda w: w.apps.get("app"), "GET", "/api/2.0/apps/{name}"),

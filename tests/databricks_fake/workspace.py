@@ -27,6 +27,7 @@ from databricks.sdk.service.iam import ComplexValue, User
 from databricks.sdk.service.jobs import JobSettings
 
 from .apps import Apps
+from .experiments import Experiments
 from .files import FilesApi
 from .jobs import Jobs, RunOutcome
 from .lakebase import Lakebase
@@ -116,6 +117,7 @@ class FakeWorkspace:
         self.jobs = Jobs(self)
         self.lakebase = Lakebase(self)
         self.apps = Apps(self)
+        self.experiments = Experiments(self)
         self.router = Router()
         self.router.add("GET", "/.well-known/databricks-config", self._host_metadata)
         self.router.add("GET", "/api/2.0/preview/scim/v2/Me", self._me)
@@ -128,6 +130,7 @@ class FakeWorkspace:
             self.jobs,
             self.lakebase,
             self.apps,
+            self.experiments,
         ):
             for method, template, handler in service.routes():
                 self.router.add(method, template, handler)
@@ -290,6 +293,7 @@ class FakeWorkspace:
                 "database_catalogs": sorted(self.lakebase.database_catalogs),
                 "synced_tables": sorted(self.lakebase.synced_tables),
                 "apps": sorted(self.apps.apps),
+                "experiments": self.experiments.active_names(),
             }
 
     def volume_folder(self, catalog: str, schema: str, volume: str) -> Path:
