@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import NOW, casper_env
+from casper.manifest import Manifest, Resource
+from tests.cli_helpers import NOW, casper_env, casper_in_process
 from tests.databricks_fake import (
     FakeWorkspace,
     databricks_fake_fixture,  # noqa: F401  (provides the `databricks_fake` fixture)
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.slow
 
 CATALOG = "caspers_test"
 STAGE_JOBS = ("lakeflow", "refund_agent", "refund_stream")
+#: where the refund_agent job's MLflow tracks its runs (the job makes it on its compute, not `up`)
+EXPERIMENT = f"/Shared/caspers-{CATALOG}-refunds"
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +70,8 @@ def job_names(*stages: str) -> list[str]:
 
 def test_up_deploys_the_stages_and_down_removes_exactly_that(workspace, wheel, tmp_path):
     workspace.seed_job("someone's nightly report")
+    w = workspace.client()
+    w.experiments.create_experiment("/Shared/someone-else")
     before = workspace.state()
     home = tmp_path / "home"
 
@@ -132,10 +137,19 @@ def test_up_deploys_the_stages_and_down_removes_exactly_that(workspace, wheel, t
     )
     assert workspace.state()["jobs"] == state["jobs"]
 
+    # the refund_agent job's MLflow made its experiment, as it does on Databricks compute
+    w.experiments.create_experiment(EXPERIMENT)
+    seen = len(workspace.calls)
     gone = run(home, workspace, wheel, "down", "--engine", "databricks")
     assert gone.returncode == 0, gone.stderr
-    assert workspace.state() == before  # the user's job stays; everything we made is gone
+    # the user's job and experiment stay; everything we made is gone
+    assert workspace.state() == before
     assert f"catalog {CATALOG}" in gone.stdout
+    assert f"removed experiment {EXPERIMENT}" in gone.stdout
+    deletions = [
+        c.path for c in workspace.calls[seen:] if c.method == "DELETE" or c.path.endswith("/delete")
+    ]
+    assert deletions[0] == "/api/2.0/mlflow/experiments/delete", deletions  # the reference's order
 
 
 def test_an_existing_catalog_is_used_and_never_dropped(workspace, wheel, tmp_path):
@@ -148,6 +162,65 @@ def test_an_existing_catalog_is_used_and_never_dropped(workspace, wheel, tmp_pat
     assert down.returncode == 0, down.stderr
     assert workspace.state() == before
     assert f"catalog {CATALOG}" not in down.stdout
+
+
+def home_with_the_refund_agent_job(home: Path, fake: FakeWorkspace) -> Path:
+    """A home as `up` leaves it once the refund_agent job exists, without running up: the manifest
+    records the job (made in the fake) and the deployment's settings."""
+    name = job_names("refund_agent")[0]
+    job_id = fake.client().jobs.create(name=name).job_id
+    settings = {"catalog": CATALOG, "events_volume": "events", "simulator_schema": "simulator"}
+    Manifest(home, settings=settings).add_resource(Resource("job", name, True, id=str(job_id)))
+    return home
+
+
+def down_in_process(home: Path, fake: FakeWorkspace, monkeypatch) -> subprocess.CompletedProcess:
+    for key, value in fake.environ({}).items():
+        monkeypatch.setenv(key, value)
+    return casper_in_process(home, "down", "--engine", "databricks", monkeypatch=monkeypatch)
+
+
+def test_down_that_cannot_delete_the_experiment_says_so_and_a_second_down_finishes(
+    workspace, tmp_path, monkeypatch
+):
+    w = workspace.client()
+    w.experiments.create_experiment("/Shared/someone-else")
+    before = workspace.state()
+    home = home_with_the_refund_agent_job(tmp_path / "home", workspace)
+    w.experiments.create_experiment(EXPERIMENT)
+    workspace.fail_next("POST", "/api/2.0/mlflow/experiments/delete", status=403)
+
+    refused = down_in_process(home, workspace, monkeypatch)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: down: the workspace refused: "), refused.stderr
+    assert "Traceback" not in refused.stderr
+    # the experiment goes first: nothing after it was deleted, and all of it is still recorded
+    assert EXPERIMENT in workspace.state()["experiments"]
+    assert job_names("refund_agent")[0] in workspace.state()["jobs"]
+    assert [r.kind for r in Manifest.load(home).resources] == ["job"]
+
+    finished = down_in_process(home, workspace, monkeypatch)
+    assert finished.returncode == 0, finished.stderr
+    assert f"removed experiment {EXPERIMENT}" in finished.stdout
+    assert f"removed job {job_names('refund_agent')[0]}" in finished.stdout
+    assert workspace.state() == before  # someone else's experiment stays
+    assert not workspace.unhandled and not workspace.crashes
+
+
+@pytest.mark.parametrize("earlier", ["never made", "deleted already"])
+def test_down_says_nothing_of_an_experiment_that_is_not_there(
+    workspace, tmp_path, monkeypatch, earlier
+):
+    home = home_with_the_refund_agent_job(tmp_path / "home", workspace)
+    if earlier == "deleted already":  # get-by-name still answers with it, deleted
+        w = workspace.client()
+        w.experiments.delete_experiment(w.experiments.create_experiment(EXPERIMENT).experiment_id)
+    deletes = len(workspace.calls_to("POST", "/api/2.0/mlflow/experiments/delete"))
+    down = down_in_process(home, workspace, monkeypatch)
+    assert down.returncode == 0, down.stderr
+    assert "experiment" not in down.stdout + down.stderr
+    assert len(workspace.calls_to("POST", "/api/2.0/mlflow/experiments/delete")) == deletes
+    assert workspace.state()["jobs"] == []
 
 
 def test_throttled_and_unavailable_answers_are_retried(workspace, wheel, tmp_path):

@@ -153,7 +153,7 @@ class DatabricksEngine(Engine):
             registry_uri="databricks-uc",
             artifact_location=(self.home.mlflow / "artifacts").as_uri() if stand_in else None,
             model_name=self.names.model_name,
-            experiment=f"/Shared/{self.names.experiment_name}",
+            experiment=self.names.experiment_path,
         )
 
     # deploying

@@ -2,8 +2,8 @@
 
 Every step is idempotent and recorded in the manifest as a Resource with whether we created it: a
 second `up` finds what the first made and creates nothing; `down` deletes exactly what `up`
-created, in dependency order, and never what the user already had (an existing catalog is used,
-never dropped).
+created (and what the jobs it created made: the refund model's experiment), in dependency order,
+and never what the user already had (an existing catalog is used, never dropped).
 
 What each stage does here:
 - raw_data: the catalog (unless it exists), the schemas (simulator, lakeflow, ai, recommender), the
@@ -14,7 +14,10 @@ What each stage does here:
 - lakeflow, refund_agent, refund_stream: a job each whose one task is the `casper` entry point of
   our wheel in a serverless environment (`casper pipeline`, `casper refunds train`,
   `casper refunds score`), run once now and waited for; a FAILED run stops `up` with its error. The
-  scorer's job keeps running on a schedule (every `REFUND_STREAM_MINUTES`).
+  scorer's job keeps running on a schedule (every `REFUND_STREAM_MINUTES`). The refund_agent job's
+  MLflow makes the experiment its runs are tracked in (WorkspaceNames.experiment_path): not `up`,
+  so the manifest does not record it; `down` deletes it, by that name, when the manifest records
+  the job.
 - lakebase: a Lakebase instance (engines/databricks/lakebase.py), its logical database as a
   database catalog, and the synced table recommender.pg_recommendations (primary key order_id)
   from recommender.refund_recommendations.
@@ -82,8 +85,10 @@ JOBS = {
         JobSpec("refund_stream", ("refunds", "score"), every_minutes=REFUND_STREAM_MINUTES),
     )
 }
-#: the order `down` deletes in: what depends on something goes before it
+#: the order `down` deletes in: what depends on something goes before it (the experiment first,
+#: as in the reference's destroy)
 TEARDOWN_ORDER = (
+    "experiment",
     "app",
     "workspace_source",
     "synced_table",
@@ -492,6 +497,7 @@ class WorkspaceDeployment:
         from databricks.sdk.errors import NotFound
 
         ours = [r for r in manifest.resources if r.created]
+        ours += self._made_by_our_jobs(manifest)
         rank = {kind: position for position, kind in enumerate(TEARDOWN_ORDER)}
         doomed_volumes = {r.name for r in ours if r.kind == "volume"}
         for resource in sorted(ours, key=lambda r: rank.get(r.kind, -1)):
@@ -505,8 +511,26 @@ class WorkspaceDeployment:
         manifest.resources = []  # what is left was the user's: used, never ours to delete
         manifest.save()
 
+    def _made_by_our_jobs(self, manifest: Manifest) -> list[Resource]:
+        """What our jobs make on their compute and the manifest cannot record: the refund model's
+        experiment, if the manifest records the refund_agent job (whose runs make it). Not in the
+        manifest, so deleting it forgets nothing; a `down` that stops before it keeps the job
+        recorded, and the next one looks again."""
+        job = manifest.resource("job", self.names.job_name("refund_agent"))
+        if job is None or not job.created:
+            return []
+        return [Resource("experiment", self.names.experiment_path, created=True)]
+
     def _delete(self, resource: Resource, doomed_volumes: set[str]) -> str | None:
         kind, name = resource.kind, resource.name
+        if kind == "experiment":
+            # by its exact name (NotFound when there is none); a delete is soft and get-by-name
+            # still answers with a deleted experiment: that one is gone already
+            found = self.client.experiments.get_by_name(name).experiment
+            if found is None or found.lifecycle_stage == "deleted":
+                return None
+            self.client.experiments.delete_experiment(str(found.experiment_id))
+            return f"experiment {name}"
         if kind == "warehouse":
             self.client.warehouses.delete(str(resource.id))
             return f"SQL warehouse {name} ({resource.id})"

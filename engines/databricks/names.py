@@ -62,5 +62,11 @@ class WorkspaceNames:
         """The MLflow experiment of the refund model's training runs (under /Shared)."""
         return f"{JOB_PREFIX}-{self.catalog}-refunds"
 
+    @property
+    def experiment_path(self) -> str:
+        """That experiment's name in the workspace's MLflow, a workspace path: the refund_agent
+        job's runs make it, `down` deletes it."""
+        return f"/Shared/{self.experiment_name}"
+
     def job_name(self, stage: str) -> str:
         return f"{JOB_PREFIX}-{self.catalog}-{stage}"
