@@ -104,6 +104,120 @@ def test_ensure_schema_is_idempotent(store: AppStore) -> None:
     assert len(all_rows(store)) == len(ORDERS)
 
 
+def _fetch(store: AppStore, sql: str) -> list[tuple]:
+    connection = store.backend.connect()
+    try:
+        return [tuple(row) for row in connection.execute(sql).fetchall()]
+    finally:
+        connection.close()
+
+
+def test_the_reference_name_reads_what_was_synced(store: AppStore) -> None:
+    """recommender.pg_recommendations, the reference's synced table, is a view over ours."""
+    synced(store)
+    ours = _fetch(store, "SELECT order_id, ts, agent_response FROM recommender.app_recommendations")
+    reference = _fetch(
+        store,
+        "SELECT order_id, ts, agent_response, model_version, location "
+        "FROM recommender.pg_recommendations",
+    )
+    assert ours and sorted(r[:3] for r in reference) == sorted(ours)
+    assert {r[0] for r in reference} == set(all_rows(store))
+
+
+def test_a_store_from_before_the_split_keeps_its_rows_and_decisions(
+    store: AppStore, tmp_path: Path
+) -> None:
+    """A store whose pg_recommendations was our own table opens with those rows as
+    app_recommendations, and the reference's view over them."""
+    synced(store)
+    row = store.page().rows[0]
+    store.apply_decision(accept_draft(row.order_id, row.suggestion, "ann", row.order_total))
+    before = all_rows(store)
+    connection = store.backend.connect()
+    sql = store.backend.sql
+    try:
+        # back to the old layout: our table under the reference's name, no view
+        connection.execute("DROP VIEW recommender.pg_recommendations")
+        connection.execute(
+            sql("ALTER TABLE recommender.app_recommendations RENAME TO pg_recommendations")
+        )
+        if store.backend.name == "postgresql":
+            connection.commit()
+    finally:
+        connection.close()
+    again = AppStore(store.backend)
+    try:
+        again.ensure_schema()
+        assert all_rows(again) == before
+        assert again.page().rows[0].latest_decision is not None
+        assert again.counts() == {"decisions": 1, "pending": len(before) - 1}
+        assert _fetch(again, "SELECT count(*) FROM recommender.pg_recommendations") == [
+            (len(before),)
+        ]
+    finally:
+        again.close()
+
+
+def test_a_synced_table_under_the_reference_name_is_left_as_it_is(store: AppStore) -> None:
+    """On Lakebase, pg_recommendations is the table Databricks syncs: the store works beside it."""
+    connection = store.backend.connect()
+    try:
+        connection.execute("DROP VIEW recommender.pg_recommendations")
+        connection.execute(
+            "CREATE TABLE recommender.pg_recommendations "
+            "(order_id TEXT PRIMARY KEY, ts TIMESTAMP, agent_response TEXT)"
+        )
+        connection.execute(
+            "INSERT INTO recommender.pg_recommendations VALUES ('o-synced', NULL, '{}')"
+        )
+        if store.backend.name == "postgresql":
+            connection.commit()
+    finally:
+        connection.close()
+    store.ensure_schema()
+    synced(store)
+    assert _fetch(store, "SELECT order_id FROM recommender.pg_recommendations") == [("o-synced",)]
+    assert "o-synced" not in all_rows(store) and all_rows(store)
+
+
+@pytest.mark.postgres
+def test_a_role_that_may_only_read_and_decide_opens_the_store(tmp_path: Path) -> None:
+    """The Databricks App's identity uses tables the sync job's identity made: opening the store
+    must not try to create (or index) what is already there."""
+    import os
+
+    import psycopg
+    from psycopg import sql
+
+    from casper.appstore.schema import reviewer_grants
+    from tests.appstore_fixtures import postgres_dsn
+
+    dsn = postgres_dsn()
+    with open_store(CasperHome(tmp_path), dsn) as owner:
+        synced(owner)
+    reader = f"casper_reader_{os.getpid()}"
+    role = sql.Identifier(reader)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+        for grant in reviewer_grants(reader):
+            conn.execute(grant)
+    try:
+        with open_store(
+            CasperHome(tmp_path), psycopg.conninfo.make_conninfo(dsn, user=reader)
+        ) as app:
+            row = app.page().rows[0]
+            app.apply_decision(accept_draft(row.order_id, row.suggestion, "ann", row.order_total))
+            assert app.counts()["decisions"] == 1
+            with pytest.raises(StoreError, match="permission denied"):
+                sync_frames(app, *synthetic_frames(3))  # syncing stays the owner's
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS recommender, refunds CASCADE")
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+
+
 def test_sync_is_idempotent_and_replaces_changed_recommendations(store: AppStore) -> None:
     recommendations, context = realistic_frames()
     first = sync_frames(store, recommendations, context)

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,16 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 SCHEMAS = ("recommender", "refunds")
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table or view found in the store: what it is and its columns."""
+
+    kind: str  # "table", "view" or "index"
+    columns: tuple[str, ...]
+
+
 # How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 30
 # Columns holding timestamps or amounts, the values SQLite's driver cannot take as they are.
@@ -82,11 +93,27 @@ class SqliteBackend:
     def sql(self, text: str) -> str:
         return text
 
-    def schema_ddl(self) -> list[str]:
+    def schema_ddl(self, conn: sqlite3.Connection) -> list[str]:
+        del conn
         return []  # each schema is an attached file
 
     def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
         return f"CREATE INDEX IF NOT EXISTS {schema}.{name} ON {table} ({columns})"
+
+    def view_ddl(self, schema: str, view: str, table: str, columns: Sequence[str]) -> str:
+        # a view in an attached file reads tables of that file, named without their schema
+        return f"CREATE VIEW {schema}.{view} AS SELECT {', '.join(columns)} FROM {table}"
+
+    def relation(self, conn: sqlite3.Connection, schema: str, name: str) -> Relation | None:
+        row = conn.execute(
+            f"SELECT type FROM {schema}.sqlite_master WHERE name = ? "
+            "AND type IN ('table', 'view', 'index')",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        columns = tuple(r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({name})"))
+        return Relation(row[0], columns)
 
     @contextmanager
     def schema_transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
@@ -196,11 +223,37 @@ class PostgresBackend:
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
 
-    def schema_ddl(self) -> list[str]:
-        return [f"CREATE SCHEMA IF NOT EXISTS {schema}" for schema in SCHEMAS]
+    def schema_ddl(self, conn: psycopg.Connection) -> list[str]:
+        """The schemas not there yet (creating one needs a right that using it does not)."""
+        present = {
+            row[0]
+            for row in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (list(SCHEMAS),)
+            )
+        }
+        return [f"CREATE SCHEMA IF NOT EXISTS {s}" for s in SCHEMAS if s not in present]
 
     def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
         return f"CREATE INDEX IF NOT EXISTS {name} ON {schema}.{table} ({columns})"
+
+    def view_ddl(self, schema: str, view: str, table: str, columns: Sequence[str]) -> str:
+        return f"CREATE VIEW {schema}.{view} AS SELECT {', '.join(columns)} FROM {schema}.{table}"
+
+    def relation(self, conn: psycopg.Connection, schema: str, name: str) -> Relation | None:
+        row = conn.execute(
+            "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'i')",
+            (schema, name),
+        ).fetchone()
+        if row is None:
+            return None
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (schema, name),
+        ).fetchall()
+        kind = {"v": "view", "m": "view", "i": "index"}.get(row[0], "table")
+        return Relation(kind, tuple(c[0] for c in columns))
 
     @contextmanager
     def schema_transaction(self, conn: psycopg.Connection) -> Iterator[None]:

@@ -42,7 +42,7 @@ from casper.appstore.schema import (
     RECOMMENDATION_COLUMNS,
     RECOMMENDATION_SOURCE_COLUMNS,
     RECOMMENDATIONS,
-    schema_statements,
+    create_missing,
 )
 from casper.appstore.suggestion import REFUND_CLASSES, SUGGESTION_CLASSES, Suggestion, to_cents
 from casper.appstore.text import text_problem
@@ -247,8 +247,7 @@ class AppStore:
     def ensure_schema(self) -> None:
         """Create the schemas, tables and indexes that are missing; safe to run any time."""
         with self.backend.schema_transaction(self._conn):
-            for statement in schema_statements(self.backend):
-                self._conn.execute(statement)
+            create_missing(self._conn, self.backend)
 
     # --- reading ----------------------------------------------------------------------------
 
