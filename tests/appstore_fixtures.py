@@ -410,6 +410,43 @@ def postgres_dsn() -> str:
     return _database.reset()
 
 
+@dataclass(frozen=True)
+class LakebaseStandIn:
+    """The tests' PostgreSQL server playing a Lakebase instance's database."""
+
+    host: str
+    #: libpq variables that point a Lakebase DSN (engines/databricks/lakebase.py) at the server
+    env: dict[str, str]
+    #: a DSN to read the database with (the server's admin role)
+    dsn: str
+
+
+@contextlib.contextmanager
+def postgres_playing_lakebase(database: str, user: str) -> Iterator[LakebaseStandIn]:
+    """The database `database` owned by the role `user`, as a Lakebase instance has one for the
+    workspace identity that made it (its OAuth tokens as passwords: the throwaway server trusts
+    local connections, so any password does); dropped at exit."""
+    postgres_dsn()  # the server, started on first use
+    assert _database is not None
+    admin = psycopg.conninfo.conninfo_to_dict(_database.admin_dsn)
+    role, name = sql.Identifier(user), sql.Identifier(database)
+    with psycopg.connect(_database.admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(name, role))
+    try:
+        yield LakebaseStandIn(
+            host=str(admin.get("host") or "127.0.0.1"),
+            env={"PGPORT": str(admin.get("port") or 5432), "PGSSLMODE": "disable"},
+            dsn=_with_dbname(_database.admin_dsn, database),
+        )
+    finally:
+        with psycopg.connect(_database.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+
+
 BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))
 
 

@@ -23,7 +23,7 @@ needs_bundles = pytest.mark.skipif(
     importlib.util.find_spec("databricks.bundles") is None, reason="needs the bundles extra"
 )
 
-STAGES = ("live", "lakeflow", "refund_agent", "refund_stream")
+STAGES = ("live", "lakeflow", "refund_agent", "refund_stream", "lakebase")
 
 
 def bundle_env(tmp_path: Path) -> dict[str, str]:
@@ -144,7 +144,17 @@ def test_bundle_is_written_without_a_workspace_and_loads_the_jobs_up_creates(def
         assert re.fullmatch(
             r"/Volumes/caspers/simulator/artifacts/wheels/caspers_kitchens-.+\.whl", wheel
         )
-    assert {stage for stage, job in jobs.items() if "schedule" in job} == {"live", "refund_stream"}
+    schedules = {
+        stage: job["schedule"]["quartz_cron_expression"]
+        for stage, job in jobs.items()
+        if "schedule" in job
+    }
+    # the reverse ETL follows each scorer run, half its period later
+    assert schedules == {
+        "live": "0 0/10 * * * ?",
+        "refund_stream": "0 0/10 * * * ?",
+        "lakebase": "0 5/10 * * * ?",
+    }
     # the very settings `up` gives jobs.create, not a second definition of them
     assert jobs == expected_jobs("caspers")
 

@@ -23,7 +23,7 @@ from tests.databricks_fake.workspace import TOKEN
 pytestmark = pytest.mark.slow
 
 CATALOG = "caspers_test"
-STAGE_JOBS = ("lakeflow", "refund_agent", "refund_stream")
+STAGE_JOBS = ("lakeflow", "refund_agent", "refund_stream", "lakebase")
 #: where the refund_agent job's MLflow tracks its runs (the job makes it on its compute, not `up`)
 EXPERIMENT = f"/Shared/caspers-{CATALOG}-refunds"
 
@@ -119,7 +119,7 @@ def test_up_deploys_the_stages_and_down_removes_exactly_that(workspace, wheel, t
     assert app["resources"][0]["database"]["instance_name"] == "caspers-test-lakebase"
     deployment = workspace.calls_to("POST", "/api/2.0/apps/refundmanager/deployments")[0].body
     assert deployment["source_code_path"] == f"/Workspace{folder}"
-    for stage in ("raw_data", *STAGE_JOBS, "lakebase", "app"):
+    for stage in ("raw_data", *STAGE_JOBS, "app"):
         assert f"done {stage}:" in first.stdout
 
     # a second up creates nothing: no new catalog, schema, volume, job, and no history re-upload

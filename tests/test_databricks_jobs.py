@@ -3,9 +3,10 @@ runs start each task's `casper` entry point in a subprocess on the jobs' local s
 (engines/databricks/runtime.py: a Spark Connect session on local[2] with parquet tables, the fake's
 volume folder as /Volumes, the fake's Unity Catalog registry).
 
-One deployment for the module (it is the slow part): raw_data, lakeflow, refund_agent and
-refund_stream run for real, then the tests check what they made against the duckdb engine on the
-same landing files, and `casper down` leaves nothing.
+One deployment for the module (it is the slow part): raw_data, lakeflow, refund_agent,
+refund_stream and the lakebase stage's reverse ETL run for real (the tests' PostgreSQL server plays
+the Lakebase instance's database), then the tests check what they made against the duckdb engine on
+the same landing files, and `casper down` leaves nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from casper.home import CasperHome
 from casper.pipeline import run_pipeline
 from casper.refunds.scoring import scorable
 from tests import pipeline_fixtures as pf
+from tests.appstore_fixtures import LakebaseStandIn, postgres_playing_lakebase
 from tests.databricks_fake import FakeWorkspace
 from tests.databricks_fake.executor import SubprocessTaskExecutor
 from tests.databricks_fake.workspace import TOKEN
@@ -30,7 +32,7 @@ from tests.engine_helpers import engine_for
 from tests.test_databricks_deploy import CATALOG, STAGE_JOBS, job_names, run, up, wheel  # noqa: F401
 from tests.test_pipeline_spark import COMPARED, _assert_same_rows, _duckdb_rows
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.postgres]
 
 MODEL = f"{CATALOG}.ai.refund_model"
 
@@ -39,6 +41,7 @@ MODEL = f"{CATALOG}.ai.refund_model"
 class Deployed:
     fake: FakeWorkspace
     executor: SubprocessTaskExecutor
+    lakebase: LakebaseStandIn
     home: Path
     before: dict[str, list[str]]
     up_stdout: str
@@ -55,8 +58,12 @@ def deployed(tmp_path_factory, wheel) -> Iterator[Deployed]:  # noqa: F811
             if key.startswith("DATABRICKS_"):
                 env.delenv(key)
         env.setenv("DATABRICKS_CONFIG_FILE", "/dev/null")
-        with FakeWorkspace(pending_polls=0) as fake:
-            executor = SubprocessTaskExecutor(fake)
+        with (
+            FakeWorkspace(pending_polls=0, database_host="127.0.0.1") as fake,
+            postgres_playing_lakebase(CATALOG, fake.user_name) as lakebase,
+        ):
+            assert lakebase.host == fake.database_host
+            executor = SubprocessTaskExecutor(fake, env=lakebase.env)
             fake.job_executor = executor
             home = tmp_path_factory.mktemp("deployed") / "home"
             before = fake.state()
@@ -64,7 +71,14 @@ def deployed(tmp_path_factory, wheel) -> Iterator[Deployed]:  # noqa: F811
             result = up(home, fake, wheel)
             took = time.monotonic() - started
             assert result.returncode == 0, f"{result.stderr}\n{executor}"
-            yield Deployed(fake, executor, home, before, result.stdout, result.stderr, took)
+            yield Deployed(
+                fake, executor, lakebase, home, before, result.stdout, result.stderr, took
+            )
+
+
+@pytest.fixture(scope="module")
+def stand_in_tables(deployed) -> dict[str, tuple[list, list]]:
+    return _stand_in_tables(deployed.fake, [*COMPARED, "recommender.refund_recommendations"])
 
 
 def _stand_in_tables(fake: FakeWorkspace, tables: list[str]) -> dict[str, tuple[list, list]]:
@@ -107,6 +121,7 @@ def test_every_stage_job_ran_its_casper_command_on_the_job_compute(deployed):
         ("lakeflow", ["pipeline"]),
         ("refund_agent", ["refunds", "train"]),
         ("refund_stream", ["refunds", "score"]),
+        ("lakebase", ["sync"]),
     ):
         ran = runs[job_names(stage)[0]]
         assert ran.returncode == 0
@@ -115,14 +130,16 @@ def test_every_stage_job_ran_its_casper_command_on_the_job_compute(deployed):
     assert f"{MODEL} version 1 is champion" in runs[job_names("refund_agent")[0]].stdout
     # the scorer ran on Spark Connect: foreachBatch ran in the server's Python worker
     assert "ForeachBatch worker" in runs[job_names("refund_stream")[0]].stderr
-    for stage in ("raw_data", *STAGE_JOBS, "lakebase", "app"):
+    for stage in ("raw_data", *STAGE_JOBS, "app"):
         assert f"done {stage}:" in deployed.up_stdout
     print(f"\nup with the jobs run for real: {deployed.up_seconds:.0f} s")
 
 
-def test_the_gold_tables_equal_the_duckdb_engines_on_the_same_files(deployed, tmp_path):
+def test_the_gold_tables_equal_the_duckdb_engines_on_the_same_files(
+    deployed, stand_in_tables, tmp_path
+):
     duck = _duckdb_home_on_the_same_files(deployed, tmp_path)
-    tables = _stand_in_tables(deployed.fake, [*COMPARED, "recommender.refund_recommendations"])
+    tables = stand_in_tables
     for table in COMPARED:
         columns, expected = _duckdb_rows(duck, table)
         spark_columns, spark_rows = tables[table]
@@ -143,6 +160,30 @@ def test_the_gold_tables_equal_the_duckdb_engines_on_the_same_files(deployed, tm
     assert set(order_ids) == scorable_ids
     assert len(order_ids) == len(set(order_ids))
     assert versions == {"1"}
+
+
+def test_the_reverse_etl_job_fills_the_app_store_in_lakebase(deployed, stand_in_tables):
+    import psycopg
+
+    columns, rows = stand_in_tables["recommender.refund_recommendations"]
+    recommended = {row[columns.index("order_id")] for row in rows}
+    sync = next(r for r in deployed.executor.runs if r.job_name == job_names("lakebase")[0])
+    assert f"synced {len(recommended):,} recommendations" in sync.stdout
+    assert TOKEN not in sync.stdout + sync.stderr and "fake-pg-token" not in sync.stderr
+    with psycopg.connect(deployed.lakebase.dsn) as connection:
+        synced = {
+            r[0] for r in connection.execute("SELECT order_id FROM recommender.app_recommendations")
+        }
+        assert synced == recommended
+        contexts = connection.execute("SELECT count(*) FROM recommender.order_context").fetchone()
+        assert contexts == (len(recommended),)
+        # refunds.refund_decisions has the reference's constraints
+        with pytest.raises(psycopg.errors.CheckViolation):
+            connection.execute(
+                "INSERT INTO refunds.refund_decisions (order_id, amount_usd, refund_class, reason)"
+                " VALUES (%s, -1, 'partial', 'late')",
+                (next(iter(synced)),),
+            )
 
 
 def test_the_champion_is_registered_in_unity_catalog(deployed):

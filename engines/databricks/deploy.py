@@ -20,7 +20,11 @@ What each stage does here:
   the job.
 - lakebase: a Lakebase instance (engines/databricks/lakebase.py), its logical database as a
   database catalog, and the synced table recommender.pg_recommendations (primary key order_id)
-  from recommender.refund_recommendations.
+  from recommender.refund_recommendations; then the Lakebase_Reverse_ETL job: `casper sync` on the
+  job's compute, the laptop's reverse ETL, which makes the app store's tables in that database
+  (refunds.refund_decisions with the reference's constraints, the parsed suggestions the review
+  app lists, the orders' context) and fills them, run once now and then a few minutes after each
+  scorer run.
 - app: a Databricks App (default name refundmanager) with the database as a resource, deployed
   from a workspace folder holding app.yaml (the review app's web entry, tui.databricks_app),
   our wheel and a requirements.txt installing it.
@@ -72,6 +76,8 @@ class JobSpec:
     stage: str
     command: tuple[str, ...]
     every_minutes: int | None = None
+    #: minutes past each period's start (a job that follows another runs after it)
+    offset_minutes: int = 0
 
 
 #: the jobs `up` creates, in stage order; `casper bundle` (engines/databricks/bundle.py) exports
@@ -83,6 +89,12 @@ JOBS = {
         JobSpec("lakeflow", ("pipeline",)),
         JobSpec("refund_agent", ("refunds", "train")),
         JobSpec("refund_stream", ("refunds", "score"), every_minutes=REFUND_STREAM_MINUTES),
+        JobSpec(
+            "lakebase",
+            ("sync",),
+            every_minutes=REFUND_STREAM_MINUTES,
+            offset_minutes=REFUND_STREAM_MINUTES // 2,
+        ),
     )
 }
 #: the order `down` deletes in: what depends on something goes before it (the experiment first,
@@ -180,7 +192,11 @@ class WorkspaceDeployment:
         if not lakebase.synced_table_exists():
             lakebase.create_synced_table(self.names.catalog, "recommender")
             manifest.add_resource(Resource("synced_table", n.synced_table, created=True))
-        return f"Lakebase {n.instance} ({host}): {n.synced_table} synced from {n.source_table}"
+        reverse_etl = self._run_stage_job(context, JOBS["lakebase"])
+        return (
+            f"Lakebase {n.instance} ({host}): {n.synced_table} synced from {n.source_table}; "
+            f"the app store's tables filled by {reverse_etl}"
+        )
 
     def _app(self, context: StageContext) -> str:
         from databricks.sdk.errors import NotFound
@@ -388,7 +404,7 @@ class WorkspaceDeployment:
         schedule = None
         if job.every_minutes is not None:
             schedule = jobs.CronSchedule(
-                quartz_cron_expression=f"0 0/{job.every_minutes} * * * ?",
+                quartz_cron_expression=f"0 {job.offset_minutes}/{job.every_minutes} * * * ?",
                 timezone_id="UTC",
                 pause_status=jobs.PauseStatus.UNPAUSED,
             )

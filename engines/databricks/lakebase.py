@@ -165,13 +165,15 @@ class Lakebase:
                 "sslmode": environ.get("PGSSLMODE") or "require",
             }
         else:
+            # a job's task or the laptop: the instance's host, as the caller's own identity;
+            # libpq's PGPORT and PGSSLMODE still apply (the tests' local server plays the instance)
             instance = self.client.database.get_database_instance(self.names.instance)
             fields = {
                 "host": instance.read_write_dns or "",
-                "port": "5432",
+                "port": environ.get("PGPORT") or "5432",
                 "dbname": self.names.database,
                 "user": self.client.current_user.me().user_name or "",
-                "sslmode": "require",
+                "sslmode": environ.get("PGSSLMODE") or "require",
             }
         return make_conninfo(**fields, password=self.password())
 

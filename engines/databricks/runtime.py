@@ -112,7 +112,11 @@ class JobCompute:
         from engines.spark_common.conf import local_conf
 
         assert self.stand_in is not None
-        return local_conf(self.stand_in / "spark", app_name="casper-job")
+        return {
+            **local_conf(self.stand_in / "spark", app_name="casper-job"),
+            # the local Spark Connect server answers this machine only
+            "spark.connect.grpc.binding.address": "127.0.0.1",
+        }
 
     # -- SQLMesh -----------------------------------------------------------------------------
 

@@ -178,6 +178,9 @@ def task_environment(
             "HOME": str(home),
             "CASPER_HOME": str(home),
             "PYTHONPATH": python_path(env.get("PYTHONPATH")),
+            # the stand-in's local Spark Connect server takes a free port and its client asks
+            # which, instead of 15002: another test run on this machine may hold that one
+            "SPARK_TESTING": "1",
         }
     )
     env.update(extra or {})

@@ -111,7 +111,9 @@ class Lakebase:
         info = instance.info
         if instance.countdown.poll() and info.state == DatabaseInstanceState.STARTING:
             info.state = DatabaseInstanceState.AVAILABLE
-            info.read_write_dns = f"instance-{info.uid}.database.cloud.databricks.com"
+            info.read_write_dns = (
+                self.ws.database_host or f"instance-{info.uid}.database.cloud.databricks.com"
+            )
             info.read_only_dns = f"instance-ro-{info.uid}.database.cloud.databricks.com"
         return info.as_dict()
 

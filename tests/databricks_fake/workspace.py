@@ -83,9 +83,16 @@ def _redact(value: Any) -> Any:
 
 class FakeWorkspace:
     def __init__(
-        self, *, pending_polls: int | dict[str, int] = 1, user_name: str = "dev@example.com"
+        self,
+        *,
+        pending_polls: int | dict[str, int] = 1,
+        user_name: str = "dev@example.com",
+        database_host: str | None = None,
     ):
         self.user_name = user_name
+        #: the host a Lakebase instance gives as its read-write DNS once available: a PostgreSQL
+        #: server on this machine plays the instance's database (None: a made-up host)
+        self.database_host = database_host
         self.workspace_id = "1234567890123456"
         self.metastore_id = "11111111-2222-3333-4444-555555555555"
         self.pending_polls = {
