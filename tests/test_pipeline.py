@@ -35,6 +35,9 @@ from casper.status import collect_status
 from tests import pipeline_fixtures as pf
 from tests.engine_helpers import engine_for
 
+# every test builds the real SQLMesh project at least once
+pytestmark = pytest.mark.slow
+
 ORDERS = pf.standard_orders()
 DQ_ORDERS = [
     # DQ injection nulled these body fields: the events stay in bronze, the order is handled
