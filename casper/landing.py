@@ -2,8 +2,9 @@
 
 One definition, used by every lander (what `list` shows), the pipeline (what the landing macro
 reads), the Spark stream and `casper status`: a landing file is a file whose name does not start
-with "." (a writer's temporary) and ends in .ndjson, .jsonl or .json. Its records are its non-blank
-lines, except for a file holding a JSON array, whose records are the array's elements.
+with "." (a writer's temporary) and ends in .ndjson, .jsonl or .json. Its records are its lines
+that hold more than spaces, tabs and carriage returns (after a leading byte-order mark), except for
+a file holding a JSON array, whose records are the array's elements.
 
 Landed files never change, so each is read once and remembered in a small index under the home.
 """
@@ -81,7 +82,7 @@ def measure(name: str, payload: bytes) -> tuple[int, str | None]:
         if isinstance(document, list):
             stamps = [str(e["ts"]) for e in document if isinstance(e, dict) and e.get("ts")]
             return len(document), max(stamps, default=None)
-    events = sum(1 for line in payload.split(b"\n") if line.strip())
+    events = sum(1 for line in text.split("\n") if line.strip(" \t\r"))
     stamps = _TS.findall(payload)
     return events, (max(stamps).decode() if stamps else None)
 

@@ -28,6 +28,7 @@ from casper.appstore.store import open_store
 from casper.appstore.sync import SyncReport
 from casper.engine import Engine, WarehouseBusyError, open_engine
 from casper.home import CasperHome
+from casper.landing import measure
 from casper.pipeline import Pipeline, PipelineReport, run_pipeline, watch_pipeline
 from casper.reverse_etl import sync_to_store
 from casper.settings import Settings
@@ -98,9 +99,9 @@ def landed(tmp_path_factory) -> Landed:
     pf.land_bytes(home.landing, "e.ndjson", b"")  # empty
     pf.land_bytes(home.landing, "f.ndjson", b'{"event_id": "\xff\xfe"}\n')  # not UTF-8
     pf.land_ndjson(home.landing, "g[1].ndjson", pf.events_of(ORDERS[:1]))  # a glob in the name
-    pf.land_ndjson(
-        home.landing, "h.jsonl", pf.events_of(ORDERS[1:2])
-    )  # JSON Lines by its other name
+    # JSON Lines by its other name, after a byte-order mark and a blank line
+    jsonl = pf.land_ndjson(home.landing, "h.jsonl", pf.events_of(ORDERS[1:2])).read_bytes()
+    pf.land_bytes(home.landing, "h.jsonl", "\ufeff \r\n".encode() + jsonl)
     (home.landing / "i.NDJSON").write_text("{}\n")  # not a landing file (suffixes are exact)
     (home.landing / ".g.ndjson.123.tmp").write_text('{"half": ')  # a writer's temporary
     (home.landing / "notes.txt").write_text("not a landing file")
@@ -145,6 +146,12 @@ def test_counts_reconcile_landed_equals_bronze_plus_quarantine(landed):
     status = collect_status(engine_for(home))
     assert status["landed_files"] == len(records)
     assert status["landed_events"] == sum(records.values()) == bronze + quarantined
+    # file by file (a miscount in one file cannot hide behind another's)
+    per_file = pf.query(
+        home, "SELECT source_file, events + quarantined FROM lakeflow.ingested_files"
+    )
+    for name, count in per_file:
+        assert measure(name, (home.landing / name).read_bytes())[0] == count, name
 
 
 def test_bad_records_are_quarantined_with_file_raw_text_and_reason(landed):
