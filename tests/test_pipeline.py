@@ -104,6 +104,10 @@ def landed(tmp_path_factory) -> Landed:
     # JSON Lines by its other name, after a byte-order mark and a blank line
     jsonl = pf.land_ndjson(home.landing, "h.jsonl", pf.events_of(ORDERS[1:2])).read_bytes()
     pf.land_bytes(home.landing, "h.jsonl", "\ufeff \r\n".encode() + jsonl)
+    # latin-1, not UTF-8, over several lines of events newer than all others: one record
+    latin = pf.OrderSpec("o-latin", dt.datetime(2025, 3, 10, 12, 0))
+    text = pf.land_ndjson(home.landing, "j.ndjson", pf.order_events(latin)).read_bytes()
+    pf.land_bytes(home.landing, "j.ndjson", text.replace(b"1 Test St", b"Caf\xe9 1 Test St"))
     # an array of objects the pipeline quarantines, all of them newer than every event
     pf.land_json_array(home.landing, "k.json", [record for record, _ in _objects(bad)])
     (home.landing / "i.NDJSON").write_text("{}\n")  # not a landing file (suffixes are exact)
@@ -118,6 +122,7 @@ def landed(tmp_path_factory) -> Landed:
         "f.ndjson": 1,
         "g[1].ndjson": 1,  # never read: one quarantined record naming the file
         "h.jsonl": len(pf.events_of(ORDERS[1:2])),
+        "j.ndjson": 1,  # not UTF-8: one quarantined record, however many lines
         "k.json": len(_objects(bad)),
     }
     progress: list[str] = []
@@ -239,6 +244,7 @@ def test_bad_records_are_quarantined_with_file_raw_text_and_reason(landed):
     assert by_file == {
         "d.json": "invalid_json_array",
         "f.ndjson": "invalid_utf8",
+        "j.ndjson": "invalid_utf8",
         "g[1].ndjson": "unsupported_file_name",
     }
 
