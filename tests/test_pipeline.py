@@ -110,6 +110,9 @@ def landed(tmp_path_factory) -> Landed:
     pf.land_bytes(home.landing, "j.ndjson", text.replace(b"1 Test St", b"Caf\xe9 1 Test St"))
     # an array of objects the pipeline quarantines, all of them newer than every event
     pf.land_json_array(home.landing, "k.json", [record for record, _ in _objects(bad)])
+    # an array nested deeper than Python's json module parses (the engines do): 2 records
+    deep = "[" * 5000 + "]" * 5000
+    pf.land_bytes(home.landing, "l.json", f'[{{"event_id": "deep"}}, {deep}]'.encode())
     (home.landing / "i.NDJSON").write_text("{}\n")  # not a landing file (suffixes are exact)
     (home.landing / ".g.ndjson.123.tmp").write_text('{"half": ')  # a writer's temporary
     (home.landing / "notes.txt").write_text("not a landing file")
@@ -124,6 +127,7 @@ def landed(tmp_path_factory) -> Landed:
         "h.jsonl": len(pf.events_of(ORDERS[1:2])),
         "j.ndjson": 1,  # not UTF-8: one quarantined record, however many lines
         "k.json": len(_objects(bad)),
+        "l.json": 2,
     }
     progress: list[str] = []
     report = run_pipeline(engine_for(home), on_progress=progress.append)
@@ -234,11 +238,16 @@ def test_bad_records_are_quarantined_with_file_raw_text_and_reason(landed):
         "SELECT record_no, reason FROM lakeflow.quarantine WHERE source_file = 'k.json' ORDER BY 1",
     )
     assert rows == [(i + 1, reason) for i, (_, reason) in enumerate(_objects(bad))]
+    rows = pf.query(
+        home,
+        "SELECT record_no, reason FROM lakeflow.quarantine WHERE source_file = 'l.json' ORDER BY 1",
+    )
+    assert rows == [(1, "missing_field:event_type"), (2, "invalid_json")]
     by_file = dict(
         pf.query(
             home,
             "SELECT source_file, reason FROM lakeflow.quarantine "
-            "WHERE source_file NOT IN ('a.ndjson', 'k.json')",
+            "WHERE source_file NOT IN ('a.ndjson', 'k.json', 'l.json')",
         )
     )
     assert by_file == {

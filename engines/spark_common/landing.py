@@ -14,7 +14,9 @@ bytes as they are; turning them into characters replaces what is not UTF-8 with 
 UTF-8 exactly when encoding its text gives back its bytes (a test that works on Spark 3.5 too, unlike
 `is_valid_utf8`). Differences from DuckDB, on malformed input only: the raw text of such a file has
 U+FFFD for its bad bytes (DuckDB: `\\xHH` escapes), a line's trailing carriage return is dropped, and
-the raw text of an element of a JSON array is Spark's compact re-serialisation of it.
+the raw text of an element of a JSON array is Spark's compact re-serialisation of it. One difference
+in counts: a JSON array nested deeper than 1000 levels (Jackson's limit) is one invalid_json_array
+record here, while DuckDB (and `casper status`) count its elements.
 """
 
 from __future__ import annotations
