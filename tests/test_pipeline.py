@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from casper.appstore.store import open_store
 from casper.appstore.sync import SyncReport
 from casper.engine import Engine, WarehouseBusyError, open_engine
 from casper.home import CasperHome
+from casper.landing import INDEX_FILE, event_time, measure
 from casper.pipeline import Pipeline, PipelineReport, run_pipeline, watch_pipeline
 from casper.reverse_etl import sync_to_store
 from casper.settings import Settings
@@ -80,7 +82,8 @@ class Landed:
 def landed(tmp_path_factory) -> Landed:
     """A landing folder with every kind of file the pipeline must handle, and one run over it."""
     home = _home(tmp_path_factory.mktemp("landed"))
-    bad = pf.bad_lines()
+    # the broken lines have the newest ts of all: status must not take it (they are quarantined)
+    bad = pf.bad_lines(when=dt.datetime(2025, 3, 9))
     events = pf.events_of(ORDERS[:4])
     orphan = [e for e in pf.order_events(ORPHAN) if e["event_type"] != "order_created"]
     files = {
@@ -101,9 +104,18 @@ def landed(tmp_path_factory) -> Landed:
     pf.land_bytes(home.landing, "e.ndjson", b"")  # empty
     pf.land_bytes(home.landing, "f.ndjson", b'{"event_id": "\xff\xfe"}\n')  # not UTF-8
     pf.land_ndjson(home.landing, "g[1].ndjson", pf.events_of(ORDERS[:1]))  # a glob in the name
-    pf.land_ndjson(
-        home.landing, "h.jsonl", pf.events_of(ORDERS[1:2])
-    )  # JSON Lines by its other name
+    # JSON Lines by its other name, after a byte-order mark and a blank line
+    jsonl = pf.land_ndjson(home.landing, "h.jsonl", pf.events_of(ORDERS[1:2])).read_bytes()
+    pf.land_bytes(home.landing, "h.jsonl", "\ufeff \r\n".encode() + jsonl)
+    # latin-1, not UTF-8, over several lines of events newer than all others: one record
+    latin = pf.OrderSpec("o-latin", dt.datetime(2025, 3, 10, 12, 0))
+    text = pf.land_ndjson(home.landing, "j.ndjson", pf.order_events(latin)).read_bytes()
+    pf.land_bytes(home.landing, "j.ndjson", text.replace(b"1 Test St", b"Caf\xe9 1 Test St"))
+    # an array of objects the pipeline quarantines, all of them newer than every event
+    pf.land_json_array(home.landing, "k.json", [record for record, _ in _objects(bad)])
+    # an array nested deeper than Python's json module parses (the engines do): 2 records
+    deep = "[" * 5000 + "]" * 5000
+    pf.land_bytes(home.landing, "l.json", f'[{{"event_id": "deep"}}, {deep}]'.encode())
     (home.landing / "i.NDJSON").write_text("{}\n")  # not a landing file (suffixes are exact)
     (home.landing / ".g.ndjson.123.tmp").write_text('{"half": ')  # a writer's temporary
     (home.landing / "notes.txt").write_text("not a landing file")
@@ -116,10 +128,23 @@ def landed(tmp_path_factory) -> Landed:
         "f.ndjson": 1,
         "g[1].ndjson": 1,  # never read: one quarantined record naming the file
         "h.jsonl": len(pf.events_of(ORDERS[1:2])),
+        "j.ndjson": 1,  # not UTF-8: one quarantined record, however many lines
+        "k.json": len(_objects(bad)),
+        "l.json": 2,
     }
     progress: list[str] = []
     report = run_pipeline(engine_for(home), on_progress=progress.append)
     return Landed(home, records, bad, report, progress)
+
+
+def _objects(bad: list[tuple[str, str]]) -> list[tuple[dict, str]]:
+    """The broken lines that are JSON objects, parsed, with their reasons."""
+    objects = []
+    for line, reason in bad:
+        with contextlib.suppress(ValueError):
+            if isinstance(record := json.loads(line), dict):
+                objects.append((record, reason))
+    return objects
 
 
 def test_first_run_ingests_every_landing_file_once(landed):
@@ -148,6 +173,59 @@ def test_counts_reconcile_landed_equals_bronze_plus_quarantine(landed):
     status = collect_status(engine_for(home))
     assert status["landed_files"] == len(records)
     assert status["landed_events"] == sum(records.values()) == bronze + quarantined
+    # file by file (a miscount in one file cannot hide behind another's)
+    per_file = pf.query(
+        home, "SELECT source_file, events + quarantined FROM lakeflow.ingested_files"
+    )
+    for name, count in per_file:
+        assert measure(name, (home.landing / name).read_bytes())[0] == count, name
+    # the newest event time is a bronze event's, not that of a newer record it quarantined
+    newest = max(e["ts"] for e in pf.events_of([*ORDERS, *DQ_ORDERS, ORPHAN]))
+    assert max(record["ts"] for record, _ in _objects(landed.bad)) > newest
+    bronze_newest = pf.scalar(
+        home, "SELECT strftime(MAX(ts), '%Y-%m-%d %H:%M:%S.%f') FROM lakeflow.all_events"
+    )
+    assert status["newest_event_ts"] == newest == bronze_newest
+
+
+def test_status_decides_bronze_or_quarantine_as_the_pipeline_does_for_every_record(landed):
+    """The rule behind status's newest event time (casper.landing.event_time) gives, record by
+    record, the pipeline's outcome: bronze event or quarantined."""
+    home = landed.home
+    names = ("a.ndjson", "b.json", "c.ndjson", "h.jsonl", "k.json")
+    pipeline = {
+        (name, number): kind
+        for name, number, kind in pf.query(
+            home,
+            "SELECT source_file, record_no, record_kind FROM lakeflow.landing_records "
+            f"WHERE record_no > 0 AND source_file IN {names}",
+        )
+    }
+    status = {}
+    for name in names:
+        text = (home.landing / name).read_bytes().decode().lstrip("\ufeff")
+        if name.endswith(".json"):
+            records = [json.dumps(element) for element in json.loads(text)]
+        else:
+            records = text.split("\n")
+        for number, record in enumerate(records, 1):
+            if record.strip(" \t\r"):
+                status[name, number] = "quarantine" if event_time(record) is None else "event"
+    assert status == pipeline
+    assert set(status.values()) == {"event", "quarantine"}
+
+
+def test_status_measures_again_what_an_index_of_an_older_version_remembers(tmp_path):
+    home = _home(tmp_path / "home")
+    good = pf.order_events(ORDERS[0])[0]
+    bad = dict((reason, line) for line, reason in pf.bad_lines(when=dt.datetime(2030, 1, 1)))
+    landed = pf.land_ndjson(home.landing, "a.ndjson", [good, bad["unknown_event_type"]])
+    stat = landed.stat()
+    key = f"a.ndjson:{stat.st_size}:{stat.st_mtime_ns}"
+    # the index of the definition before: a plain mapping, the ts of any line counted
+    home.generator.mkdir(parents=True, exist_ok=True)
+    (home.generator / INDEX_FILE).write_text(json.dumps({key: [2, "2030-01-01 00:00:00.000000"]}))
+    assert collect_status(engine_for(home))["newest_event_ts"] == good["ts"]
 
 
 def test_bad_records_are_quarantined_with_file_raw_text_and_reason(landed):
@@ -158,15 +236,27 @@ def test_bad_records_are_quarantined_with_file_raw_text_and_reason(landed):
         "SELECT record_no, reason, raw_text FROM lakeflow.quarantine WHERE source_file = 'a.ndjson' ORDER BY 1",
     )
     assert rows == [(first_bad + i, reason, line) for i, (line, reason) in enumerate(bad)]
+    rows = pf.query(
+        home,
+        "SELECT record_no, reason FROM lakeflow.quarantine WHERE source_file = 'k.json' ORDER BY 1",
+    )
+    assert rows == [(i + 1, reason) for i, (_, reason) in enumerate(_objects(bad))]
+    rows = pf.query(
+        home,
+        "SELECT record_no, reason FROM lakeflow.quarantine WHERE source_file = 'l.json' ORDER BY 1",
+    )
+    assert rows == [(1, "missing_field:event_type"), (2, "invalid_json")]
     by_file = dict(
         pf.query(
             home,
-            "SELECT source_file, reason FROM lakeflow.quarantine WHERE source_file <> 'a.ndjson'",
+            "SELECT source_file, reason FROM lakeflow.quarantine "
+            "WHERE source_file NOT IN ('a.ndjson', 'k.json', 'l.json')",
         )
     )
     assert by_file == {
         "d.json": "invalid_json_array",
         "f.ndjson": "invalid_utf8",
+        "j.ndjson": "invalid_utf8",
         "g[1].ndjson": "unsupported_file_name",
     }
 

@@ -37,7 +37,8 @@ COMPARED = {
 
 
 def _land_parity_data(home: CasperHome) -> None:
-    """Generated orders over 3 NDJSON files and a JSON array, re-landed events, DQ nulls, bad lines."""
+    """Generated orders over 3 NDJSON files and a JSON array, re-landed events, DQ nulls, bad lines,
+    and hostile files: a truncated array, a glob in a name, latin-1 text, byte-order marks."""
     pf.bulk_landing(home.landing, orders=240, files=3, seed=11, days=3, route_points=(5, 30))
     orders = pf.standard_orders()
     pf.land_json_array(home.landing, "batch.json", pf.events_of(orders))
@@ -57,6 +58,14 @@ def _land_parity_data(home: CasperHome) -> None:
     )
     pf.land_bytes(home.landing, "cut.json", b'[{"event_id": "x", ')
     pf.land_ndjson(home.landing, "odd[1].ndjson", pf.events_of(orders[:1]))
+    # latin-1, not UTF-8: one quarantined record (invalid_utf8), not an order with garbled text
+    latin = pf.OrderSpec("o-latin", dt.datetime(2025, 1, 2, 13, 0))
+    text = pf.land_ndjson(home.landing, "latin1.ndjson", pf.order_events(latin)).read_bytes()
+    pf.land_bytes(home.landing, "latin1.ndjson", text.replace(b"1 Test St", b"Caf\xe9 1 Test St"))
+    # byte-order marks before a blank first line: no record
+    bom = pf.OrderSpec("o-bom", dt.datetime(2025, 1, 2, 14, 0))
+    text = pf.land_ndjson(home.landing, "bom.ndjson", pf.order_events(bom)).read_bytes()
+    pf.land_bytes(home.landing, "bom.ndjson", "\ufeff\ufeff\n".encode() + text)
 
 
 def _land_later_events(home: CasperHome) -> None:

@@ -4,9 +4,19 @@ The new files are read with `spark.read.text(paths, wholetext=True)` (one row pe
 landing records with the DataFrame API, registered as a temporary view unique to the batch; the macro
 then selects the contract's columns from it (documented in models/macros/landing.py). Building the
 records with the DataFrame API rather than returning Spark SQL keeps the query out of SQLMesh's
-duckdb-dialect round trip. Differences from DuckDB, on malformed input only: Spark replaces bytes that
-are not UTF-8 instead of quarantining the file (invalid_utf8 never occurs), and the raw text of an
-element of a JSON array is Spark's compact re-serialisation of it.
+duckdb-dialect round trip.
+
+Records are split as on DuckDB (casper.landing): after every leading byte-order mark, a line is blank
+only with spaces, tabs and carriage returns. A file that is not UTF-8 is one record with read_error
+invalid_utf8, as on DuckDB (and as `casper status` counts it), not one record per line with the bad
+bytes replaced. Spark's text reader keeps a file's
+bytes as they are; turning them into characters replaces what is not UTF-8 with U+FFFD, so a file is
+UTF-8 exactly when encoding its text gives back its bytes (a test that works on Spark 3.5 too, unlike
+`is_valid_utf8`). Differences from DuckDB, on malformed input only: the raw text of such a file has
+U+FFFD for its bad bytes (DuckDB: `\\xHH` escapes), a line's trailing carriage return is dropped, and
+the raw text of an element of a JSON array is Spark's compact re-serialisation of it. One difference
+in counts: a JSON array nested deeper than 1000 levels (Jackson's limit) is one invalid_json_array
+record here, while DuckDB (and `casper status`) count its elements.
 """
 
 from __future__ import annotations
@@ -29,23 +39,40 @@ def records_view(
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    files = spark.read.text(list(paths), wholetext=True).select(
-        F.col("_metadata.file_name").alias("source_file"),
-        F.regexp_replace(F.col("value"), "^\ufeff", "").alias("text"),
+    value, is_utf8 = F.col("value"), F.col("is_utf8")
+    utf8 = F.encode(value, "UTF-8")  # the file's bytes, those that are not UTF-8 replaced by U+FFFD
+    files = (
+        spark.read.text(list(paths), wholetext=True)
+        .select(
+            F.col("_metadata.file_name").alias("source_file"),
+            "value",
+            (utf8 == value.cast("binary")).alias("is_utf8"),
+        )
+        .select(
+            "source_file",
+            "is_utf8",
+            F.when(is_utf8, F.regexp_replace(value, "^\ufeff+", ""))  # every leading BOM
+            .otherwise(F.decode(utf8, "UTF-8"))
+            .alias("text"),
+        )
     )
     is_array = F.ltrim(F.col("text")).startswith("[")
     elements = F.from_json(F.col("text"), T.ArrayType(T.StringType()))
     split = files.select(
         "source_file",
-        F.when(is_array & elements.isNull(), F.lit("invalid_json_array")).alias("read_error"),
-        F.when(~is_array, F.split(F.col("text"), "\n"))
+        F.when(~is_utf8, F.lit("invalid_utf8"))
+        .when(is_array & elements.isNull(), F.lit("invalid_json_array"))
+        .alias("read_error"),
+        F.when(~is_utf8, F.array(F.col("text")))
+        .when(~is_array, F.split(F.col("text"), "\n"))
         .when(elements.isNotNull(), elements)
         .otherwise(F.array(F.col("text")))
         .alias("items"),
     )
+    # \z, not $: a Java regex's $ also matches before a final U+2028 or U+0085, which DuckDB keeps
     records = split.select(
         "source_file", "read_error", F.posexplode("items").alias("position", "raw")
-    ).where(F.col("raw").isNotNull() & ~F.col("raw").rlike("^[ \t\r]*$"))
+    ).where(F.col("raw").isNotNull() & ~F.col("raw").rlike("^[ \t\r]*\\z"))
 
     as_map = T.MapType(T.StringType(), T.StringType())
     raw = F.regexp_replace(F.col("raw"), "\r$", "")
