@@ -16,9 +16,10 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/casper demo
 
-# one worker per core (at most 4), whole modules per worker: module fixtures are built once
+# one worker per core (at most 4), whole modules per worker (module fixtures are built once), in
+# the order tests/conftest.py gives them (longest first), not xdist's by number of tests
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile
+	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile --no-loadscope-reorder
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports

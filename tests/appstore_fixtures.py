@@ -422,19 +422,29 @@ class LakebaseStandIn:
 
 
 @contextlib.contextmanager
-def postgres_playing_lakebase(database: str, user: str) -> Iterator[LakebaseStandIn]:
+def postgres_playing_lakebase(
+    database: str, user: str, others: tuple[str, ...] = ()
+) -> Iterator[LakebaseStandIn]:
     """The database `database` owned by the role `user`, as a Lakebase instance has one for the
     workspace identity that made it (its OAuth tokens as passwords: the throwaway server trusts
-    local connections, so any password does); dropped at exit."""
+    local connections, so any password does), and roles `others` (identities Databricks gives a
+    role, such as an app's service principal); dropped at exit."""
     postgres_dsn()  # the server, started on first use
     assert _database is not None
     admin = psycopg.conninfo.conninfo_to_dict(_database.admin_dsn)
-    role, name = sql.Identifier(user), sql.Identifier(database)
-    with psycopg.connect(_database.admin_dsn, autocommit=True) as conn:
+    roles = [sql.Identifier(r) for r in (user, *others)]
+    name = sql.Identifier(database)
+
+    def drop(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(name, role))
+        for role in roles:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+
+    with psycopg.connect(_database.admin_dsn, autocommit=True) as conn:
+        drop(conn)
+        for role in roles:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(name, roles[0]))
     try:
         yield LakebaseStandIn(
             host=str(admin.get("host") or "127.0.0.1"),
@@ -443,8 +453,7 @@ def postgres_playing_lakebase(database: str, user: str) -> Iterator[LakebaseStan
         )
     finally:
         with psycopg.connect(_database.admin_dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+            drop(conn)
 
 
 BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))

@@ -21,5 +21,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
-    ordered = sorted(modules.values(), key=_module_weight)  # stable: a module's tests keep their order
+    ordered = sorted(
+        modules.values(), key=_module_weight
+    )  # stable: a module's tests keep their order
     items[:] = [item for module in ordered for item in module]

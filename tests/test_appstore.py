@@ -190,19 +190,17 @@ def test_a_role_that_may_only_read_and_decide_opens_the_store(tmp_path: Path) ->
     import psycopg
     from psycopg import sql
 
-    from casper.appstore.schema import reviewer_grants
     from tests.appstore_fixtures import postgres_dsn
 
     dsn = postgres_dsn()
-    with open_store(CasperHome(tmp_path), dsn) as owner:
-        synced(owner)
     reader = f"casper_reader_{os.getpid()}"
     role = sql.Identifier(reader)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
-        for grant in reviewer_grants(reader):
-            conn.execute(grant)
+    with open_store(CasperHome(tmp_path), dsn) as owner:
+        synced(owner)
+        owner.grant_reviewer(reader)
     try:
         with open_store(
             CasperHome(tmp_path), psycopg.conninfo.make_conninfo(dsn, user=reader)

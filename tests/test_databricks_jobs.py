@@ -26,6 +26,7 @@ from casper.refunds.scoring import scorable
 from tests import pipeline_fixtures as pf
 from tests.appstore_fixtures import LakebaseStandIn, postgres_playing_lakebase
 from tests.databricks_fake import FakeWorkspace
+from tests.databricks_fake.apps import app_principal
 from tests.databricks_fake.executor import SubprocessTaskExecutor
 from tests.databricks_fake.workspace import TOKEN
 from tests.engine_helpers import engine_for
@@ -35,6 +36,9 @@ from tests.test_pipeline_spark import COMPARED, _assert_same_rows, _duckdb_rows
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.postgres]
 
 MODEL = f"{CATALOG}.ai.refund_model"
+#: the review app's service principal: its PostgreSQL role, which Databricks makes for an app
+#: whose resources include the database
+APP_ROLE = app_principal("refundmanager")
 
 
 @dataclass
@@ -60,7 +64,7 @@ def deployed(tmp_path_factory, wheel) -> Iterator[Deployed]:  # noqa: F811
         env.setenv("DATABRICKS_CONFIG_FILE", "/dev/null")
         with (
             FakeWorkspace(pending_polls=0, database_host="127.0.0.1") as fake,
-            postgres_playing_lakebase(CATALOG, fake.user_name) as lakebase,
+            postgres_playing_lakebase(CATALOG, fake.user_name, (APP_ROLE,)) as lakebase,
         ):
             assert lakebase.host == fake.database_host
             executor = SubprocessTaskExecutor(fake, env=lakebase.env)
@@ -115,7 +119,7 @@ def _duckdb_home_on_the_same_files(deployed: Deployed, tmp_path: Path) -> Casper
 
 
 def test_every_stage_job_ran_its_casper_command_on_the_job_compute(deployed):
-    runs = {r.job_name: r for r in deployed.executor.runs}
+    runs = {r.job_name: r for r in deployed.executor.runs}  # the last run of each
     assert set(runs) == set(job_names(*STAGE_JOBS))
     for stage, command in (
         ("lakeflow", ["pipeline"]),
@@ -128,6 +132,8 @@ def test_every_stage_job_ran_its_casper_command_on_the_job_compute(deployed):
         assert ran.parameters[-2 - len(command) : -2] == command
     assert "+0 quarantined" in runs[job_names("lakeflow")[0]].stdout
     assert f"{MODEL} version 1 is champion" in runs[job_names("refund_agent")[0]].stdout
+    syncs = [r for r in deployed.executor.runs if r.job_name == job_names("lakebase")[0]]
+    assert len(syncs) == 2  # the second after the app exists, to grant its identity
     # the scorer ran on Spark Connect: foreachBatch ran in the server's Python worker
     assert "ForeachBatch worker" in runs[job_names("refund_stream")[0]].stderr
     for stage in ("raw_data", *STAGE_JOBS, "app"):
@@ -168,6 +174,8 @@ def test_the_reverse_etl_job_fills_the_app_store_in_lakebase(deployed, stand_in_
     columns, rows = stand_in_tables["recommender.refund_recommendations"]
     recommended = {row[columns.index("order_id")] for row in rows}
     sync = next(r for r in deployed.executor.runs if r.job_name == job_names("lakebase")[0])
+    again = [r for r in deployed.executor.runs if r.job_name == job_names("lakebase")[0]][-1]
+    assert "synced 0 recommendations" in again.stdout
     assert f"synced {len(recommended):,} recommendations" in sync.stdout
     assert TOKEN not in sync.stdout + sync.stderr and "fake-pg-token" not in sync.stderr
     with psycopg.connect(deployed.lakebase.dsn) as connection:
@@ -184,6 +192,22 @@ def test_the_reverse_etl_job_fills_the_app_store_in_lakebase(deployed, stand_in_
                 " VALUES (%s, -1, 'partial', 'late')",
                 (next(iter(synced)),),
             )
+
+
+def test_the_review_apps_identity_may_read_the_store_and_decide(deployed, tmp_path):
+    from psycopg.conninfo import make_conninfo
+
+    from casper.appstore import accept_draft, open_store, sync_frames
+    from casper.appstore.store import StoreError
+    from tests.appstore_fixtures import synthetic_frames
+
+    as_the_app = make_conninfo(deployed.lakebase.dsn, user=APP_ROLE)
+    with open_store(CasperHome(tmp_path), as_the_app) as store:
+        row = next(r for r in store.page().rows if not r.suggestion.is_error)
+        store.apply_decision(accept_draft(row.order_id, row.suggestion, "ann", row.order_total))
+        assert store.counts()["decisions"] == 1
+        with pytest.raises(StoreError, match="permission denied"):
+            sync_frames(store, *synthetic_frames(2))  # syncing stays the job's identity's
 
 
 def test_the_champion_is_registered_in_unity_catalog(deployed):

@@ -43,6 +43,7 @@ from casper.appstore.schema import (
     RECOMMENDATION_SOURCE_COLUMNS,
     RECOMMENDATIONS,
     create_missing,
+    reviewer_grants,
 )
 from casper.appstore.suggestion import REFUND_CLASSES, SUGGESTION_CLASSES, Suggestion, to_cents
 from casper.appstore.text import text_problem
@@ -248,6 +249,16 @@ class AppStore:
         """Create the schemas, tables and indexes that are missing; safe to run any time."""
         with self.backend.schema_transaction(self._conn):
             create_missing(self._conn, self.backend)
+
+    @_guarded
+    def grant_reviewer(self, role: str) -> None:
+        """Let the PostgreSQL role `role` read the store and add decisions (another identity's
+        review app, such as a Databricks App's service principal)."""
+        if not isinstance(self.backend, PostgresBackend):
+            raise StoreError("only a PostgreSQL app store has roles to grant to")
+        with self.backend.schema_transaction(self._conn):
+            for statement in reviewer_grants(role):
+                self._conn.execute(statement)
 
     # --- reading ----------------------------------------------------------------------------
 

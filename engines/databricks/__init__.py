@@ -164,9 +164,34 @@ class DatabricksEngine(Engine):
 
     # the app store: Lakebase, with a fresh OAuth password in every DSN (tokens last an hour)
     def open_app_store(self) -> AppStore:
+        """In a job (the reverse ETL), the job's identity owns the store's tables: the app's own
+        identity, once the app exists, is granted what the review app needs in them."""
         from casper.appstore.store import open_store
 
-        return open_store(self.home, self.app_store_dsn())
+        store = open_store(self.home, self.app_store_dsn())
+        if self.compute is not None:
+            try:
+                principal = self._app_principal()
+                if principal:
+                    store.grant_reviewer(principal)
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    def _app_principal(self) -> str | None:
+        """The client id of the review app's service principal (its PostgreSQL role), if the
+        app exists yet."""
+        from databricks.sdk.errors import NotFound
+
+        from engines.databricks.client import workspace_errors
+
+        with workspace_errors("finding the review app", self.client.config.host):
+            try:
+                app = self.client.apps.get(self.names.app_name)
+            except NotFound:
+                return None
+        return app.service_principal_client_id
 
     def app_store_dsn(self) -> str | None:
         from engines.databricks.client import workspace_errors

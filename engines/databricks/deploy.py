@@ -24,10 +24,12 @@ What each stage does here:
   job's compute, the laptop's reverse ETL, which makes the app store's tables in that database
   (refunds.refund_decisions with the reference's constraints, the parsed suggestions the review
   app lists, the orders' context) and fills them, run once now and then a few minutes after each
-  scorer run.
+  scorer run. The job's identity owns those tables; each run grants the app's service principal,
+  once the app exists, what the review app needs (read, add decisions).
 - app: a Databricks App (default name refundmanager) with the database as a resource, deployed
   from a workspace folder holding app.yaml (the review app's web entry, tui.databricks_app),
-  our wheel and a requirements.txt installing it.
+  our wheel and a requirements.txt installing it; then the reverse-ETL job once more, which
+  grants the new app's identity its rights on the app store.
 """
 
 from __future__ import annotations
@@ -243,6 +245,9 @@ class WorkspaceDeployment:
         if state != "SUCCEEDED":
             message = deployment.status.message if deployment.status else None
             raise DatabricksError(f"deploying app {name} ended {state}: {message or 'no message'}")
+        # the reverse ETL grants the app's identity its rights on the app store's tables (the
+        # job's identity owns them): run it now that the app exists
+        self._run_stage_job(context, JOBS["lakebase"])
         url = self.client.apps.get(name).url
         return f"app {name} serves the review app" + (f" at {url}" if url else "")
 

@@ -41,6 +41,11 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def app_principal(app_name: str) -> str:
+    """The client id of the service principal the fake gives the app `app_name`."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fake-databricks-app:{app_name}"))
+
+
 @dataclass
 class Deployment:
     info: AppDeployment
@@ -92,7 +97,9 @@ class Apps:
         info.create_time = info.update_time = _now()
         info.creator = info.updater = self.ws.user_name
         info.url = f"https://{info.name}-{self.ws.workspace_id}.aws.databricksapps.com"
-        info.service_principal_client_id = str(uuid.uuid4())
+        # named after the app, so a test can give it a PostgreSQL role before the app exists (as
+        # Databricks makes one for an app whose resources include a database)
+        info.service_principal_client_id = app_principal(info.name)
         info.service_principal_id = abs(hash(info.id)) % 10**15
         info.service_principal_name = f"app-{info.id[:6]} {info.name}"
         info.compute_status = ComputeStatus(
