@@ -216,6 +216,26 @@ def test_a_role_that_may_only_read_and_decide_opens_the_store(tmp_path: Path) ->
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
 
 
+@pytest.mark.postgres
+def test_a_password_provider_is_asked_on_every_connection(tmp_path: Path) -> None:
+    """Lakebase's passwords are OAuth tokens that last an hour: a reconnect needs a fresh one."""
+    from tests.appstore_fixtures import postgres_dsn
+
+    asked: list[int] = []
+
+    def password() -> str:
+        asked.append(1)
+        return f"token-{len(asked)}"
+
+    with open_store(CasperHome(tmp_path), postgres_dsn(), password=password) as store:
+        synced(store)
+        first = len(asked)
+        assert first >= 1
+        store.backend.connect().close()  # a reconnect, as after a server restart
+        assert len(asked) == first + 1
+        assert all_rows(store)
+
+
 def test_sync_is_idempotent_and_replaces_changed_recommendations(store: AppStore) -> None:
     recommendations, context = realistic_frames()
     first = sync_frames(store, recommendations, context)

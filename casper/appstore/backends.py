@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -202,8 +202,11 @@ class PostgresBackend:
         "now": "(now() AT TIME ZONE 'utc')",
     }
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, password: Callable[[], str] | None = None) -> None:
         self.dsn = dsn
+        #: asked for a password on every connection (Lakebase's OAuth tokens last an hour: a
+        #: reconnect hours later needs a fresh one); None: the DSN's, or where libpq looks
+        self.password = password
 
     def exists(self) -> bool:
         return True
@@ -218,7 +221,10 @@ class PostgresBackend:
 
     def connect(self) -> psycopg.Connection:
         # Autocommit: each read sees the latest committed data, writes use explicit transactions.
-        return psycopg.connect(self.dsn, autocommit=True, connect_timeout=BUSY_TIMEOUT_SECONDS)
+        fresh = {} if self.password is None else {"password": self.password()}
+        return psycopg.connect(
+            self.dsn, autocommit=True, connect_timeout=BUSY_TIMEOUT_SECONDS, **fresh
+        )
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")

@@ -622,12 +622,14 @@ class AppStore:
         return upserted, len(recommendations) - upserted
 
 
-def backend_for(home: CasperHome, dsn: str | None) -> Backend:
+def backend_for(
+    home: CasperHome, dsn: str | None, password: Callable[[], str] | None = None
+) -> Backend:
     if dsn is None:
         return SqliteBackend(home.root / "appstore")
     # A libpq URL, or its key=value form.
     if dsn.startswith(("postgresql://", "postgres://")) or "=" in dsn:
-        return PostgresBackend(dsn)
+        return PostgresBackend(dsn, password)
     # Not echoed: a mistyped DSN may still carry a password.
     raise StoreError("--app-store takes a PostgreSQL DSN: postgresql://user@host:port/dbname")
 
@@ -648,10 +650,15 @@ def without_password(dsn: str) -> str:
 
 
 def open_store(
-    home: CasperHome, dsn: str | None = None, *, clock: Callable[[], datetime] = utc_now
+    home: CasperHome,
+    dsn: str | None = None,
+    *,
+    password: Callable[[], str] | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> AppStore:
-    """The embedded store under `home.root / "appstore"`, or PostgreSQL by DSN; schema ensured."""
-    store = AppStore(backend_for(home, dsn), clock=clock)
+    """The embedded store under `home.root / "appstore"`, or PostgreSQL by DSN; schema ensured.
+    `password`, if given, is asked for a fresh password on every connection."""
+    store = AppStore(backend_for(home, dsn, password), clock=clock)
     try:
         store.ensure_schema()
     except BaseException:

@@ -162,13 +162,29 @@ class DatabricksEngine(Engine):
 
         return WorkspaceDeployment(self)
 
-    # the app store: Lakebase, with a fresh OAuth password in every DSN (tokens last an hour)
+    # the app store: Lakebase, with a fresh OAuth password for every connection (tokens last an hour)
     def open_app_store(self) -> AppStore:
         """In a job (the reverse ETL), the job's identity owns the store's tables: the app's own
         identity, once the app exists, is granted what the review app needs in them."""
         from casper.appstore.store import open_store
+        from engines.databricks.client import workspace_errors
+        from engines.databricks.lakebase import Lakebase
 
-        store = open_store(self.home, self.app_store_dsn())
+        lakebase = Lakebase(self.client, self.names)
+        with workspace_errors("the Lakebase app store", self.client.config.host):
+            conninfo = lakebase.conninfo()
+
+        def fresh_password() -> str:
+            from casper.appstore.store import StoreError
+
+            try:
+                with workspace_errors("a Lakebase password", self.client.config.host):
+                    return lakebase.password()
+            except DatabricksError as failed:  # the app store's callers expect a StoreError
+                raise StoreError(f"app store (Lakebase): {failed}") from None
+
+        # a fresh OAuth token for every connection: a reconnect after the first hour needs one
+        store = open_store(self.home, conninfo, password=fresh_password)
         if self.compute is not None:
             try:
                 principal = self._app_principal()

@@ -146,7 +146,14 @@ class Lakebase:
         )
 
     def dsn(self, environ: Mapping[str, str] = os.environ) -> str:
-        """A DSN with a fresh password. Inside the Databricks App the database resource sets
+        """`conninfo` with a fresh password (valid for an hour)."""
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(self.conninfo(environ), password=self.password())
+
+    def conninfo(self, environ: Mapping[str, str] = os.environ) -> str:
+        """Where and as whom to connect, without a password. Inside the Databricks App the
+        database resource sets
         PGHOST, PGPORT, PGDATABASE, PGUSER (its service principal) and PGSSLMODE; elsewhere the
         instance's host and the caller's own identity are used."""
         from psycopg.conninfo import make_conninfo
@@ -175,7 +182,7 @@ class Lakebase:
                 "user": self.client.current_user.me().user_name or "",
                 "sslmode": environ.get("PGSSLMODE") or "require",
             }
-        return make_conninfo(**fields, password=self.password())
+        return make_conninfo(**fields)
 
     def password(self) -> str:
         """A fresh OAuth token to log in to Postgres with (valid one hour): ask for one per
