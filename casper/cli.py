@@ -395,6 +395,7 @@ def pipeline(
 ) -> None:
     """Refine landed events bronze -> silver -> gold (SQLMesh); with --watch also score and sync."""
     from casper.downstream import Downstream
+    from casper.landing import ignored_note
     from casper.pipeline import PipelineError, run_pipeline, watch_pipeline
 
     bound = _engine(ctx, engine, app_store)
@@ -406,9 +407,12 @@ def pipeline(
             except PipelineError as exc:
                 raise CasperError(f"pipeline failed: {exc}") from None
         out.print(f"pipeline ({bound.name}): {_tick_line(report)}", highlight=False)
+        if note := ignored_note(report.ignored_files):
+            _notice(note)
         return
     downstream = Downstream(bound, notify=_notice)
     stop = _stop_on_signals()
+    noted: list[tuple[str, ...]] = [()]  # the ignored entries last noted: a note when they change
 
     def on_tick(report) -> None:
         extra = downstream.run()
@@ -416,6 +420,10 @@ def pipeline(
             f"tick: {_tick_line(report)}; scored {extra.scored:,}, synced {extra.synced:,}",
             highlight=False,
         )
+        if report.ignored_files != noted[0]:
+            noted[0] = report.ignored_files
+            if note := ignored_note(report.ignored_files):
+                _notice(note)
 
     out.print(
         f"watching {bound.home.landing} every {every:g}s ({bound.name}); Ctrl-C to stop",
@@ -731,11 +739,14 @@ def status(
     """What exists under the home: landed events, tables, models, decisions."""
     from casper.status import collect_status, render_status
 
-    report = collect_status(_engine(ctx, engine, app_store))
+    notes: list[str] = []
+    report = collect_status(_engine(ctx, engine, app_store), notes)
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        for note in notes:
+            _notice(note)
     else:
-        render_status(report, out)
+        render_status(report, out, notes)
 
 
 def main() -> None:

@@ -58,6 +58,17 @@ class LandedFile:
     modified_ns: int
 
 
+@dataclass(frozen=True)
+class LandingSurvey:
+    """One listing of the landing place."""
+
+    #: its landing files, by name (what `Lander.list` returns)
+    files: tuple[LandedFile, ...]
+    #: by name, what is there but never read and not a writer's temporary: other files, folders
+    #: (named with a trailing "/"), as casper.landing.ignored_entry names them
+    ignored: tuple[str, ...]
+
+
 class Lander(Protocol):
     """Where raw event files land: a folder or a remote volume. A reader never sees half a file,
     and `list` shows only landing files (casper.landing.is_landing_file)."""
@@ -70,6 +81,10 @@ class Lander(Protocol):
     def exists(self, name: str) -> bool: ...
 
     def list(self) -> list[LandedFile]: ...
+
+    def survey(self) -> LandingSurvey:
+        """The landing files and the ignored entries, from one listing (`casper status`)."""
+        ...
 
     def read(self, name: str) -> bytes: ...
 

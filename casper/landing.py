@@ -4,7 +4,9 @@ One definition, used by every lander (what `list` shows), the pipeline (what the
 reads), the Spark stream and `casper status`: a landing file is a file whose name does not start
 with "." (a writer's temporary) and ends in .ndjson, .jsonl or .json. Its records are its lines
 that hold more than spaces, tabs and carriage returns (after a leading byte-order mark), except for
-a file holding a JSON array, whose records are the array's elements.
+a file holding a JSON array, whose records are the array's elements. Whatever else is there (a
+file named otherwise, `i.NDJSON` too: suffixes are exact; a folder) is never read, and `casper
+status` and `casper pipeline` name it (ignored_entry, ignored_note).
 
 The newest event time `casper status` shows is the newest `ts` of a record the pipeline takes into
 bronze (`event_time`: the rule of models/models/lakeflow/landing_records.sql, checked in Python),
@@ -25,7 +27,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +76,37 @@ def is_landing_file(name: str) -> bool:
     return not name.startswith(".") and name.endswith(LANDING_SUFFIXES)
 
 
+def ignored_entry(name: str, *, is_folder: bool) -> str | None:
+    """How an entry of the landing place that no reader reads is named to the user, None for a
+    landing file or a writer's temporary (a name starting with "."). The suffixes are exact (the
+    Spark stream's file glob is case-sensitive), so `i.NDJSON` is one; a folder is another, named
+    with a trailing "/", whatever its name (readers do not descend into folders)."""
+    if name.startswith("."):
+        return None
+    if is_folder:
+        return f"{name}/"
+    return None if is_landing_file(name) else name
+
+
+#: how many ignored entries a note names
+NOTE_NAMES = 3
+
+
+def ignored_note(ignored: Sequence[str]) -> str | None:
+    """The one line `casper status` and `casper pipeline` print about ignored entries, or None."""
+    if not ignored:
+        return None
+    shown = ", ".join(ignored[:NOTE_NAMES])
+    if len(ignored) > NOTE_NAMES:
+        shown += f" and {len(ignored) - NOTE_NAMES} more"
+    verb = "is not a landing file" if len(ignored) == 1 else "are not landing files"
+    *others, last = LANDING_SUFFIXES
+    why = f"names end in {', '.join(others)} or {last} (exact case)"
+    if any(name.endswith("/") for name in ignored):
+        why += "; folders are not read"
+    return f"{shown} {verb}: {why}"
+
+
 def is_readable_name(name: str) -> bool:
     return not GLOB_CHARACTERS & set(name)
 
@@ -83,6 +116,8 @@ class LandingSummary:
     files: int
     events: int
     newest_event_ts: str | None
+    #: entries of the landing place no reader reads (see ignored_entry)
+    ignored: tuple[str, ...] = ()
 
 
 def measure(name: str, payload: bytes) -> tuple[int, str | None]:
@@ -246,7 +281,8 @@ def summarize_landing(lander: Lander, index_dir: Path) -> LandingSummary:
         stored = None
     current = isinstance(stored, dict) and stored.get("version") == INDEX_VERSION
     index: dict[str, list] = stored["files"] if current else {}
-    files = lander.list()
+    survey = lander.survey()  # one listing
+    files = survey.files
     fresh: dict[str, list] = {}
     for landed in files:
         key = f"{landed.name}:{landed.size}:{landed.modified_ns}"
@@ -264,4 +300,5 @@ def summarize_landing(lander: Lander, index_dir: Path) -> LandingSummary:
         files=len(files),
         events=sum(count for count, _ in fresh.values()),
         newest_event_ts=max(stamps, default=None),
+        ignored=survey.ignored,
     )

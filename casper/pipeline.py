@@ -91,6 +91,8 @@ class PipelineReport:
     audits_passed: int = 0
     audits_failed: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: what in the landing place no reader reads (casper.landing.ignored_entry), at the tick's start
+    ignored_files: tuple[str, ...] = ()
 
 
 def replaces_table(evaluator) -> bool:
@@ -297,10 +299,11 @@ class Pipeline:
         with self._lock:
             started = time.perf_counter()
             last = self._last
+            survey = self.engine.lander().survey()
             nothing_new = (
                 last is not None
                 and self._ingested is not None
-                and landed_names(self.engine) <= self._ingested
+                and {landed.name for landed in survey.files} <= self._ingested
             )
             if nothing_new:
                 return dataclasses.replace(
@@ -314,9 +317,10 @@ class Pipeline:
                     audits_passed=0,
                     audits_failed=0,
                     warnings=(),
+                    ignored_files=survey.ignored,
                 )
             self._ingested = self._last = None
-            report = self._tick(started)
+            report = dataclasses.replace(self._tick(started), ignored_files=survey.ignored)
             self._last = report
             return report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,14 @@ from rich.table import Table
 from casper.appstore.store import store_counts
 from casper.engine import Engine
 from casper.errors import CasperError
-from casper.landing import summarize_landing
+from casper.landing import ignored_note, summarize_landing
 from casper.manifest import Manifest
 from casper.stages import stage_status
 
 
-def collect_status(engine: Engine) -> dict[str, Any]:
-    """Every figure through the engine: its lander, its warehouse, its model registry."""
+def collect_status(engine: Engine, notes: list[str] | None = None) -> dict[str, Any]:
+    """Every figure through the engine: its lander, its warehouse, its model registry. `notes`
+    receives the lines to tell a person besides (what in the landing place is not read)."""
     home = engine.home
     landing = summarize_landing(engine.lander(), home.generator)
     report: dict[str, Any] = {
@@ -25,7 +27,10 @@ def collect_status(engine: Engine) -> dict[str, Any]:
         "landed_events": landing.events,
         "newest_event_ts": landing.newest_event_ts,
         "landed_files": landing.files,
+        "ignored_files": len(landing.ignored),
     }
+    if notes is not None and (note := ignored_note(landing.ignored)):
+        notes.append(note)
     counts = engine.warehouse().counts()
     recommendations = counts.pop("recommendations")
     report |= counts
@@ -62,6 +67,7 @@ LABELS = {
     "landed_events": "events landed",
     "newest_event_ts": "newest event",
     "landed_files": "landing files",
+    "ignored_files": "other entries, not read",
     "bronze_events": "bronze events (lakeflow.all_events)",
     "quarantined": "quarantined (lakeflow.quarantine)",
     "orders": "orders",
@@ -74,7 +80,7 @@ LABELS = {
 }
 
 
-def render_status(report: dict[str, Any], console: Console) -> None:
+def render_status(report: dict[str, Any], console: Console, notes: Sequence[str] = ()) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -89,3 +95,5 @@ def render_status(report: dict[str, Any], console: Console) -> None:
             shown = "-" if value is None else str(value)
         table.add_row(LABELS.get(key, key.replace("_", " ")), shown)
     console.print(table)
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from casper.engine import LandedFile, RegistryTarget
+from casper.engine import LandedFile, LandingSurvey, RegistryTarget
 from casper.home import CasperHome
-from casper.landing import is_landing_file
+from casper.landing import ignored_entry, is_landing_file
 
 #: the refund model's registered name in a local MLflow registry
 LOCAL_MODEL_NAME = "caspers_refund_model"
@@ -36,16 +36,21 @@ class LocalLander:
         return (self.folder / name).exists()
 
     def list(self) -> list[LandedFile]:
+        return list(self.survey().files)
+
+    def survey(self) -> LandingSurvey:
         try:
             entries = list(os.scandir(self.folder))
         except FileNotFoundError:
-            return []
-        files = []
+            return LandingSurvey((), ())
+        files, ignored = [], []
         for entry in entries:
             if is_landing_file(entry.name) and entry.is_file():
                 stat = entry.stat()
                 files.append(LandedFile(entry.name, stat.st_size, stat.st_mtime_ns))
-        return sorted(files, key=lambda landed: landed.name)
+            elif (shown := ignored_entry(entry.name, is_folder=entry.is_dir())) is not None:
+                ignored.append(shown)
+        return LandingSurvey(tuple(sorted(files, key=lambda f: f.name)), tuple(sorted(ignored)))
 
     def read(self, name: str) -> bytes:
         return (self.folder / name).read_bytes()

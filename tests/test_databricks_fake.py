@@ -234,6 +234,27 @@ def test_volume_files_are_a_folder_on_disk_that_other_processes_share(databricks
     assert databricks_fake.state()["files"] == []
 
 
+def test_a_volume_lander_names_what_it_does_not_read_from_its_one_listing(
+    databricks_fake, w, tmp_path
+):
+    from casper.landing import summarize_landing
+    from engines.databricks.volume import VolumeLander
+
+    root = seed_volume(w)
+    for name in ("a.ndjson", "i.NDJSON", "notes.txt", ".part"):
+        w.files.upload(f"{root}/landing/{name}", io.BytesIO(b"{}\n"))
+    w.files.create_directory(f"{root}/landing/day=1")
+    lander = VolumeLander(w, f"{root}/landing")
+    survey = lander.survey()
+    assert [landed.name for landed in survey.files] == ["a.ndjson"]
+    assert survey.ignored == ("day=1/", "i.NDJSON", "notes.txt")
+    listings = len(databricks_fake.calls_to("GET", "/api/2.0/fs/directories"))
+    summary = summarize_landing(lander, tmp_path / "index")
+    assert (summary.files, summary.events, summary.ignored) == (1, 1, survey.ignored)
+    # status lists the volume once
+    assert len(databricks_fake.calls_to("GET", "/api/2.0/fs/directories")) == listings + 1
+
+
 def test_stop_removes_the_folder_the_files_live_in():
     with FakeWorkspace() as fake:
         fake.seed_catalog("c")

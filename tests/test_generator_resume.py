@@ -253,3 +253,7 @@ def test_a_lander_lists_only_landing_files(tmp_path):
     listed = lander.list()
     assert [landed.name for landed in listed] == ["a.ndjson", "b.jsonl", "c.json"]
     assert all(landed.size == 3 and landed.modified_ns > 0 for landed in listed)
+    # the rest is named (not the hidden file: a writer's temporary), folders with a "/"
+    survey = lander.survey()
+    assert list(survey.files) == listed
+    assert survey.ignored == ("d.ndjson.bak", "folder.ndjson/", "notes.txt")

@@ -35,6 +35,7 @@ from casper.reverse_etl import sync_to_store
 from casper.settings import Settings
 from casper.status import collect_status
 from tests import pipeline_fixtures as pf
+from tests.cli_helpers import casper_in_process
 from tests.engine_helpers import engine_for
 
 # every test builds the real SQLMesh project at least once
@@ -119,6 +120,8 @@ def landed(tmp_path_factory) -> Landed:
     (home.landing / "i.NDJSON").write_text("{}\n")  # not a landing file (suffixes are exact)
     (home.landing / ".g.ndjson.123.tmp").write_text('{"half": ')  # a writer's temporary
     (home.landing / "notes.txt").write_text("not a landing file")
+    (home.landing / "m.ndjson").mkdir()  # a folder, named like a landing file: never read
+    (home.landing / "m.ndjson" / "inner.ndjson").write_text("{}\n")
     records = {
         "a.ndjson": len(files["a.ndjson"]),
         "b.json": len(files["b.json"]),
@@ -710,6 +713,41 @@ def test_the_first_run_builds_and_reports_progress(landed):
     assert report.bronze_rows_added + report.quarantined_added == sum(landed.records.values())
     assert report.models_evaluated > 10 and report.audits_passed > 10 and report.audits_failed == 0
     assert any("gold_order_header" in line and "audits" in line for line in landed.progress)
+
+
+#: what the hostile-files fixture lands that no reader reads (not the writer's temporary)
+IGNORED = ("i.NDJSON", "m.ndjson/", "notes.txt")
+IGNORED_NOTE = (
+    "i.NDJSON, m.ndjson/, notes.txt are not landing files: names end in .ndjson, .jsonl or .json "
+    "(exact case); folders are not read"
+)
+
+
+def test_status_and_the_pipeline_name_what_in_the_landing_folder_is_not_read(landed, monkeypatch):
+    assert landed.report.ignored_files == IGNORED
+    notes: list[str] = []
+    status = collect_status(engine_for(landed.home), notes)
+    assert status["ignored_files"] == len(IGNORED)
+    assert list(status)[:5] == [
+        "home",
+        "landed_events",
+        "newest_event_ts",
+        "landed_files",
+        "ignored_files",
+    ]
+    assert notes == [IGNORED_NOTE]
+    table = casper_in_process(landed.home.root, "status", monkeypatch=monkeypatch)
+    assert table.returncode == 0, table.stderr
+    assert "other entries, not read" in table.stdout
+    assert " ".join(table.stdout.split()).count(IGNORED_NOTE) == 1
+    as_json = casper_in_process(landed.home.root, "status", "--json", monkeypatch=monkeypatch)
+    assert json.loads(as_json.stdout)["ignored_files"] == len(IGNORED)
+    assert f"note: {IGNORED_NOTE}" in " ".join(as_json.stderr.split())
+    # `casper pipeline` notes them once, and runs as ever (nothing new to ingest)
+    run = casper_in_process(landed.home.root, "pipeline", monkeypatch=monkeypatch)
+    assert run.returncode == 0, run.stderr
+    assert "pipeline (duckdb): 0 new files" in run.stdout
+    assert " ".join(run.stderr.split()).count(f"note: {IGNORED_NOTE}") == 1
 
 
 # -- reading the warehouse while it is missing or busy -----------------------------------------------

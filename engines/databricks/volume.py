@@ -12,8 +12,8 @@ import contextlib
 import io
 from typing import TYPE_CHECKING
 
-from casper.engine import LandedFile
-from casper.landing import is_landing_file
+from casper.engine import LandedFile, LandingSurvey
+from casper.landing import ignored_entry, is_landing_file
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -55,19 +55,29 @@ class VolumeLander:
         return True
 
     def list(self) -> list[LandedFile]:
+        return list(self.survey().files)
+
+    def survey(self) -> LandingSurvey:
+        """One Files API listing of the volume folder."""
         from databricks.sdk.errors import NotFound
 
         try:
             entries = list(self._client.files.list_directory_contents(self.folder))
         except NotFound:
-            return []
-        files = [
-            # last_modified is in milliseconds since the epoch
-            LandedFile(entry.name, int(entry.file_size or 0), int(entry.last_modified or 0) * 10**6)
-            for entry in entries
-            if not entry.is_directory and entry.name and is_landing_file(entry.name)
-        ]
-        return sorted(files, key=lambda landed: landed.name)
+            return LandingSurvey((), ())
+        files, ignored = [], []
+        for entry in entries:
+            if not entry.name:
+                continue
+            if not entry.is_directory and is_landing_file(entry.name):
+                # last_modified is in milliseconds since the epoch
+                modified_ns = int(entry.last_modified or 0) * 10**6
+                files.append(LandedFile(entry.name, int(entry.file_size or 0), modified_ns))
+                continue
+            shown = ignored_entry(entry.name, is_folder=bool(entry.is_directory))
+            if shown is not None:
+                ignored.append(shown)
+        return LandingSurvey(tuple(sorted(files, key=lambda f: f.name)), tuple(sorted(ignored)))
 
     def read(self, name: str) -> bytes:
         response = self._client.files.download(self._path(name))
