@@ -110,6 +110,7 @@ def _refund_stream(context: StageContext) -> str:
 
 
 def _lakebase(context: StageContext) -> str:
+    from casper.appstore.schema import RECOMMENDATIONS
     from casper.appstore.store import without_password
     from casper.reverse_etl import sync_to_store
 
@@ -122,9 +123,7 @@ def _lakebase(context: StageContext) -> str:
     with context.engine.open_app_store() as store:
         report = sync_to_store(context.engine, store)
     where = "PostgreSQL" if dsn else str(context.home.root / "appstore")
-    return (
-        f"synced {report.upserted:,} recommendations into recommender.pg_recommendations ({where})"
-    )
+    return f"synced {report.upserted:,} recommendations into {RECOMMENDATIONS} ({where})"
 
 
 def _app(context: StageContext) -> str:

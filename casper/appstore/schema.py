@@ -1,5 +1,7 @@
 """The app store's tables, rendered for either backend.
 
+Every table is named once, by the constants below, and the DDL refers to them.
+
 `recommender.pg_recommendations` is the synced copy of the warehouse's refund_recommendations, keyed by
 order_id, with the suggestion parsed once at sync time so the list can filter and sum by class.
 `recommender.order_context` holds what the detail screen shows about the order. `refunds.refund_decisions`
@@ -39,7 +41,7 @@ CONTEXT_COLUMNS = (
 )
 
 _TABLES = """
-CREATE TABLE IF NOT EXISTS recommender.pg_recommendations (
+CREATE TABLE IF NOT EXISTS {recommendations} (
     order_id TEXT PRIMARY KEY,
     ts {ts} NOT NULL,
     agent_response TEXT,
@@ -53,7 +55,7 @@ CREATE TABLE IF NOT EXISTS recommender.pg_recommendations (
     sync_batch INTEGER NOT NULL,
     synced_ts {ts} NOT NULL
 );
-CREATE TABLE IF NOT EXISTS recommender.order_context (
+CREATE TABLE IF NOT EXISTS {context} (
     order_id TEXT PRIMARY KEY,
     location_title TEXT,
     order_total NUMERIC(10, 2),
@@ -66,7 +68,7 @@ CREATE TABLE IF NOT EXISTS recommender.order_context (
     items TEXT NOT NULL,
     route TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS refunds.refund_decisions (
+CREATE TABLE IF NOT EXISTS {decisions} (
     id {serial_pk},
     order_id TEXT NOT NULL,
     decided_ts {ts} NOT NULL DEFAULT {now},
@@ -79,28 +81,30 @@ CREATE TABLE IF NOT EXISTS refunds.refund_decisions (
 )
 """
 
-# (schema, table, index name, columns): newest-first paging, each list filter, change polling,
-# and "the latest decision of an order".
+# (table, index name suffix, columns): newest-first paging, each list filter, change polling, and
+# "the latest decision of an order". An index is named after its table: pg_recommendations_ts.
 _INDEXES = (
-    ("recommender", "pg_recommendations", "pg_recommendations_ts", "ts, order_id"),
-    (
-        "recommender",
-        "pg_recommendations",
-        "pg_recommendations_location_ts",
-        "location, ts, order_id",
-    ),
-    (
-        "recommender",
-        "pg_recommendations",
-        "pg_recommendations_class_ts",
-        "suggested_class, ts, order_id",
-    ),
-    ("recommender", "pg_recommendations", "pg_recommendations_sync_batch", "sync_batch"),
-    ("refunds", "refund_decisions", "refund_decisions_order_id", "order_id, id"),
+    (RECOMMENDATIONS, "ts", "ts, order_id"),
+    (RECOMMENDATIONS, "location_ts", "location, ts, order_id"),
+    (RECOMMENDATIONS, "class_ts", "suggested_class, ts, order_id"),
+    (RECOMMENDATIONS, "sync_batch", "sync_batch"),
+    (DECISIONS, "order_id", "order_id, id"),
 )
 
 
+def split_name(table: str) -> tuple[str, str]:
+    """`schema.table` as (schema, table)."""
+    schema, _, name = table.partition(".")
+    return schema, name
+
+
+def _index_ddl(backend: Backend, table: str, suffix: str, columns: str) -> str:
+    schema, name = split_name(table)
+    return backend.index_ddl(schema, name, f"{name}_{suffix}", columns)
+
+
 def schema_statements(backend: Backend) -> list[str]:
-    tables = [part.strip() for part in _TABLES.format(**backend.types).split(";")]
-    indexes = [backend.index_ddl(*index) for index in _INDEXES]
+    names = {"recommendations": RECOMMENDATIONS, "context": CONTEXT, "decisions": DECISIONS}
+    tables = [part.strip() for part in _TABLES.format(**names, **backend.types).split(";")]
+    indexes = [_index_ddl(backend, *index) for index in _INDEXES]
     return [*backend.schema_ddl(), *tables, *indexes]
