@@ -7,6 +7,7 @@ import csv
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -33,6 +34,7 @@ from casper.appstore import (
     sync_frames,
 )
 from casper.appstore.backends import PostgresBackend
+from casper.appstore.schema import DECISION_COUNTS, RECOMMENDATION_COUNTS
 from casper.home import CasperHome
 from tests.appstore_fixtures import (
     ABOVE_TOTAL,
@@ -399,6 +401,82 @@ def test_a_decision_keeps_the_suggestion_and_the_latest_counts(store: AppStore) 
     assert store.counts() == {"decisions": 1, "pending": len(ORDERS) - 1}
 
 
+def assert_figures_are_recounts(store: AppStore) -> None:
+    """The kept summary, status counts and locations are what counting every row gives."""
+    summary = store.summary()
+    assert summary == store.summary_recounted()
+    assert store.counts() == {"decisions": summary.decisions, "pending": summary.pending}
+    rows = store.page(limit=10_000).rows
+    assert store.locations() == sorted({row.location for row in rows if row.location is not None})
+    assert store.health()["recommendations"] == len(rows)
+
+
+def test_the_kept_figures_follow_syncs_and_decisions(store: AppStore) -> None:
+    """Re-scored orders change class, amount and location (one loses it); orders are decided,
+    decided again differently, and bulk accepted: the figures stay what a recount gives."""
+    assert store.summary() == store.summary_recounted()  # empty
+    synced(store)
+    assert_figures_are_recounts(store)
+    partial, full = ORDERS[PARTIAL], ORDERS[FULL]
+    newest = store.page().rows[0]
+    store.apply_decision(
+        accept_draft(newest.order_id, newest.suggestion, "ann", newest.order_total)
+    )
+    store.apply_decision(DecisionDraft(partial.order_id, Decimal("27.25"), "full", "Cold.", "bob"))
+    store.apply_decision(deny_draft(full.order_id, "ann"))
+    store.apply_decision(deny_draft(full.order_id, "bob"))  # the same class again
+    assert_figures_are_recounts(store)
+    assert store.summary().decided_by_class == {"none": 1, "partial": 0, "full": 1}
+    assert store.bulk_accept(ListFilters(location="chicago"), "cy") == 1
+    assert_figures_are_recounts(store)
+
+    recommendations, context = realistic_frames()
+    recommendations = with_values(
+        recommendations,
+        "agent_response",
+        {
+            partial.order_id: agent_response("none", 0.0, "Re-scored."),  # decided, class changes
+            order_id(NOT_JSON): agent_response("partial", 2.5, "Re-scored."),  # error no more
+        },
+    )
+    recommendations = with_values(recommendations, "location", {full.order_id: "bellevue"})
+    recommendations = recommendations.with_columns(
+        pl.when(pl.col("order_id") == order_id(NONE))
+        .then(None)
+        .otherwise(pl.col("location"))
+        .alias("location")
+    )
+    newcomers, newcomer_context = synthetic_frames(30, newest=SCORED_AT + timedelta(hours=1))
+    report = sync_frames(
+        store,
+        pl.concat([recommendations, newcomers]),
+        pl.concat([context, newcomer_context], how="diagonal_relaxed"),
+    )
+    assert report.upserted == 4 + 30
+    assert_figures_are_recounts(store)
+    assert sync_frames(store, recommendations, context).upserted == 0
+    assert_figures_are_recounts(store)
+    summary = store.summary()
+    assert (summary.recommendations, summary.decisions, summary.pending) == (38, 3, 35)
+
+
+def test_a_store_made_before_the_counts_tables_is_counted_when_opened(store: AppStore) -> None:
+    synced(store)
+    store.apply_decision(deny_draft(order_id(FULL), "ann"))
+    store.apply_decision(DecisionDraft(order_id(FULL), Decimal("3.00"), "partial", "Late.", "bob"))
+    store.bulk_accept(ListFilters(refund_class="none"), "ann")
+    before = store.summary()
+    connection = store.backend.connect()
+    for table in (RECOMMENDATION_COUNTS, DECISION_COUNTS):
+        connection.execute(f"DROP TABLE {table}")
+    connection.close()
+    with AppStore(store.backend) as reopened:
+        reopened.ensure_schema()  # what open_store does
+        assert reopened.summary() == before == reopened.summary_recounted()
+        reopened.ensure_schema()  # counted once: a second open changes nothing
+        assert reopened.summary() == before
+
+
 def test_text_is_stored_verbatim(store: AppStore) -> None:
     synced(store)
     reason = "  \"Cold\" food; it's 50% off'); DROP TABLE refunds.refund_decisions;--\t[b]x[/b] 🍜 "
@@ -599,6 +677,7 @@ def test_sync_from_another_process_while_decisions_are_written(store: AppStore) 
     decided = {decision.id for decision in store.decisions()}
     assert {decision.id for decision in written} <= decided
     assert store.summary().recommendations == len(ORDERS) + batches * batch_size
+    assert_figures_are_recounts(store)  # each writer kept its counts under the other's feet
 
 
 def test_threads_share_one_store_safely(store: AppStore) -> None:
@@ -628,6 +707,49 @@ def test_threads_share_one_store_safely(store: AppStore) -> None:
         thread.join()
     assert failures == []
     assert store.counts()["decisions"] == 30
+    assert_figures_are_recounts(store)
+
+
+def test_two_reviewers_deciding_the_same_orders_at_once_keep_the_figures(store: AppStore) -> None:
+    """Two connections (two reviewers' apps) decide, re-decide and bulk accept the same orders
+    at the same time: each decision moves its order between classes exactly once."""
+    sync_frames(store, *synthetic_frames(120))
+    order_ids = [row.order_id for row in store.page(ListFilters(refund_class="none")).rows]
+    failures: list[BaseException] = []
+
+    def review(reviewer: AppStore, name: str, draft: Callable[[str], DecisionDraft]) -> None:
+        try:
+            for order in order_ids:
+                reviewer.apply_decision(draft(order))
+            reviewer.bulk_accept(ListFilters(refund_class="partial"), name)
+        except BaseException as failure:  # collected, and asserted on below
+            failures.append(failure)
+        finally:
+            reviewer.close()
+
+    threads = [
+        threading.Thread(target=review, args=(second_handle(store), "ann", deny_draft_by("ann"))),
+        threading.Thread(
+            target=review,
+            args=(
+                second_handle(store),
+                "bob",
+                lambda order: DecisionDraft(order, Decimal("1.50"), "partial", "Late.", "bob"),
+            ),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert_figures_are_recounts(store)
+    summary = store.summary()
+    assert summary.decided_by_class["none"] + summary.decided_by_class["partial"] >= len(order_ids)
+
+
+def deny_draft_by(reviewer: str) -> Callable[[str], DecisionDraft]:
+    return lambda order: deny_draft(order, reviewer)
 
 
 @pytest.mark.slow

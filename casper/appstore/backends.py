@@ -106,6 +106,9 @@ class SqliteBackend:
             raise
         conn.execute("COMMIT")
 
+    def lock_table(self, conn: sqlite3.Connection, table: str) -> None:
+        del conn, table  # SQLite locks whole files, not tables: BEGIN IMMEDIATE locks them all
+
     @contextmanager
     def read_snapshot(self, conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("BEGIN")
@@ -215,8 +218,12 @@ class PostgresBackend:
         # The table lock serialises writers of the same table (two syncs, or two bulk accepts)
         # the way SQLite's file lock does, while readers carry on.
         with conn.transaction():
-            conn.execute(f"LOCK TABLE {lock_table} IN SHARE ROW EXCLUSIVE MODE")
+            self.lock_table(conn, lock_table)
             yield
+
+    def lock_table(self, conn: psycopg.Connection, table: str) -> None:
+        """Within a transaction: wait for, then keep out, the table's other writers."""
+        conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 
     @contextmanager
     def read_snapshot(self, conn: psycopg.Connection) -> Iterator[None]:

@@ -6,6 +6,14 @@ Every table is named once, by the constants below, and the DDL refers to them.
 order_id, with the suggestion parsed once at sync time so the list can filter and sum by class.
 `recommender.order_context` holds what the detail screen shows about the order. `refunds.refund_decisions`
 has the reference's columns and constraints.
+
+Two small tables keep the list's figures so that no screen counts a million rows:
+`recommender.recommendation_counts` holds the recommendations and their suggested amount (in cents)
+by suggested class and location, kept by the sync in the transaction that changes the
+recommendations; `refunds.decision_counts` holds the decided orders and their decided amount by the
+class of each order's latest decision, kept by every decision's transaction. Each lives in its own
+table's schema (on SQLite, its file), so it commits with the rows it counts. A key is present only
+while its count is above zero.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from casper.appstore.backends import Backend
 RECOMMENDATIONS = "recommender.pg_recommendations"
 CONTEXT = "recommender.order_context"
 DECISIONS = "refunds.refund_decisions"
+RECOMMENDATION_COUNTS = "recommender.recommendation_counts"
+DECISION_COUNTS = "refunds.decision_counts"
 
 # Columns copied from the warehouse; a difference in any of them means the recommendation changed.
 RECOMMENDATION_SOURCE_COLUMNS = ("ts", "agent_response", "model_version", "location")
@@ -78,6 +88,17 @@ CREATE TABLE IF NOT EXISTS {decisions} (
     reason TEXT NOT NULL,
     decided_by TEXT,
     source_suggestion {json}
+);
+CREATE TABLE IF NOT EXISTS {recommendation_counts} (
+    suggested_class TEXT NOT NULL,
+    location TEXT,
+    recommendations BIGINT NOT NULL CHECK (recommendations > 0),
+    suggested_cents BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {decision_counts} (
+    refund_class TEXT PRIMARY KEY,
+    orders BIGINT NOT NULL CHECK (orders > 0),
+    amount_cents BIGINT NOT NULL
 )
 """
 
@@ -104,7 +125,13 @@ def _index_ddl(backend: Backend, table: str, suffix: str, columns: str) -> str:
 
 
 def schema_statements(backend: Backend) -> list[str]:
-    names = {"recommendations": RECOMMENDATIONS, "context": CONTEXT, "decisions": DECISIONS}
+    names = {
+        "recommendations": RECOMMENDATIONS,
+        "context": CONTEXT,
+        "decisions": DECISIONS,
+        "recommendation_counts": RECOMMENDATION_COUNTS,
+        "decision_counts": DECISION_COUNTS,
+    }
     tables = [part.strip() for part in _TABLES.format(**names, **backend.types).split(";")]
     indexes = [_index_ddl(backend, *index) for index in _INDEXES]
     return [*backend.schema_ddl(), *tables, *indexes]

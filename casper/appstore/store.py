@@ -4,6 +4,12 @@ No UI code here. One connection per store, shared by the caller's threads under 
 run any method from a worker thread. Driver errors come out as `StoreError`, a rule broken by a
 decision as `InvalidDecision`, a filter neither backend can search by as `InvalidFilter` (a
 `StoreError`), a suggestion replaced under the reviewer as `StaleSuggestion`.
+
+The summary's figures are kept, not counted: the sync and every decision add what they change to
+the small counts tables (casper.appstore.schema) in their own transaction, so a summary costs the
+same at a million recommendations as at ten; `summary_recounted` counts the rows themselves, to
+check them. The figures rely on what the store's writes guarantee: a decision is only written for
+a recommendation the store holds, and the sync never removes a recommendation.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,8 +45,10 @@ from casper.appstore.records import (
 from casper.appstore.schema import (
     CONTEXT,
     CONTEXT_COLUMNS,
+    DECISION_COUNTS,
     DECISIONS,
     RECOMMENDATION_COLUMNS,
+    RECOMMENDATION_COUNTS,
     RECOMMENDATION_SOURCE_COLUMNS,
     RECOMMENDATIONS,
     schema_statements,
@@ -119,6 +128,38 @@ _INSERT_DECISION = (
 )
 
 
+# The counts tables' keys and figures (casper.appstore.schema).
+_RECOMMENDATION_KEY = ("suggested_class", "location")
+_RECOMMENDATION_FIGURES = ("recommendations", "suggested_cents")
+_DECISION_KEY = ("refund_class",)
+_DECISION_FIGURES = ("orders", "amount_cents")
+_LATEST_PER_ORDER = f"d.id IN (SELECT max(id) FROM {DECISIONS} GROUP BY order_id)"
+
+
+def _cents_sql(column: str) -> str:
+    """An amount as whole cents, exact on both backends (SQLite holds NUMERIC as REAL)."""
+    return f"CAST(round({column} * 100) AS BIGINT)"
+
+
+def _cent_count(amount: Any) -> int:
+    return int(to_cents(amount) * 100)
+
+
+class _Tally:
+    """(count, cents) by key: what a write adds to (or, negative, takes from) a counts table."""
+
+    def __init__(self) -> None:
+        self.figures: defaultdict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, key: tuple[Any, ...], count: int, cents: int) -> None:
+        figures = self.figures[key]
+        figures[0] += count
+        figures[1] += cents
+
+    def changes(self) -> Mapping[tuple[Any, ...], list[int]]:
+        return {key: figures for key, figures in self.figures.items() if figures != [0, 0]}
+
+
 def _where(conditions: Sequence[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
@@ -168,6 +209,27 @@ def _source_suggestion(
         "scored_ts": scored_ts.isoformat(sep=" "),
         "agent_response": agent_response,
     }
+
+
+def _usd(cents: Any) -> Decimal:
+    return to_cents(Decimal(int(cents or 0)) / 100)
+
+
+def _summary(suggested: Sequence[tuple], decided: Sequence[tuple], *, pending: int) -> Summary:
+    """The summary from (class, count, cents) rows: suggested by class and decided by class."""
+    suggested_by_class = dict.fromkeys(SUGGESTION_CLASSES, 0)
+    suggested_by_class.update({cls: int(count) for cls, count, _ in suggested})
+    decided_by_class = dict.fromkeys(REFUND_CLASSES, 0)
+    decided_by_class.update({cls: int(count) for cls, count, _ in decided})
+    return Summary(
+        recommendations=sum(suggested_by_class.values()),
+        suggested_by_class=suggested_by_class,
+        suggested_usd=_usd(sum(int(cents or 0) for _, _, cents in suggested)),
+        decisions=sum(decided_by_class.values()),
+        decided_by_class=decided_by_class,
+        decided_usd=_usd(sum(int(cents or 0) for _, _, cents in decided)),
+        pending=pending,
+    )
 
 
 def driver_message(error: Exception) -> str:
@@ -245,10 +307,65 @@ class AppStore:
 
     @_guarded
     def ensure_schema(self) -> None:
-        """Create the schemas, tables and indexes that are missing; safe to run any time."""
+        """Create the schemas, tables and indexes that are missing; safe to run any time. A store
+        made before the counts tables existed has them counted once, here."""
         with self.backend.schema_transaction(self._conn):
             for statement in schema_statements(self.backend):
                 self._conn.execute(statement)
+            self._count_if_uncounted()
+
+    def _count_if_uncounted(self) -> None:
+        # A counts table is empty exactly when what it counts is (a key leaves at zero).
+        row = self._one(
+            f"SELECT EXISTS (SELECT 1 FROM {RECOMMENDATIONS}), "
+            f"EXISTS (SELECT 1 FROM {RECOMMENDATION_COUNTS}), "
+            f"EXISTS (SELECT 1 FROM {DECISIONS}), EXISTS (SELECT 1 FROM {DECISION_COUNTS})"
+        )
+        assert row is not None
+        recommendations, recommendations_counted, decisions, decisions_counted = map(bool, row)
+        if recommendations and not recommendations_counted:
+            self.backend.lock_table(self._conn, RECOMMENDATIONS)
+            self._conn.execute(
+                f"INSERT INTO {RECOMMENDATION_COUNTS} "
+                f"({', '.join((*_RECOMMENDATION_KEY, *_RECOMMENDATION_FIGURES))}) "
+                f"SELECT suggested_class, location, count(*), "
+                f"coalesce(sum({_cents_sql('suggested_usd')}), 0) FROM {RECOMMENDATIONS} "
+                "GROUP BY suggested_class, location"
+            )
+        if decisions and not decisions_counted:
+            self.backend.lock_table(self._conn, DECISIONS)
+            self._conn.execute(
+                f"INSERT INTO {DECISION_COUNTS} "
+                f"({', '.join((*_DECISION_KEY, *_DECISION_FIGURES))}) "
+                f"SELECT d.refund_class, count(*), coalesce(sum({_cents_sql('d.amount_usd')}), 0) "
+                f"FROM {DECISIONS} d WHERE {_LATEST_PER_ORDER} GROUP BY d.refund_class"
+            )
+
+    def _add_counts(
+        self, table: str, key: Sequence[str], figures: Sequence[str], tally: _Tally
+    ) -> None:
+        """Add a write's tally to a counts table, within the write's transaction (whose lock keeps
+        the table's other writers out). The table is a row per key, so it is read, added to and
+        written back whole: a few statements however many keys changed."""
+        changes = tally.changes()
+        if not changes:
+            return
+        columns = ", ".join((*key, *figures))
+        held = {
+            tuple(row[: len(key)]): [int(row[-2]), int(row[-1])]
+            for row in self._all(f"SELECT {columns} FROM {table}")
+        }
+        for changed, (count, cents) in changes.items():
+            figures_held = held.setdefault(changed, [0, 0])
+            figures_held[0] += count
+            figures_held[1] += cents
+        self._conn.execute(f"DELETE FROM {table}")
+        marks = ", ".join("?" for _ in (*key, *figures))
+        self.backend.executemany(
+            self._conn,
+            self.backend.sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})"),
+            [(*k, count, cents) for k, (count, cents) in held.items() if count != 0],
+        )
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -289,47 +406,57 @@ class AppStore:
 
     @_guarded
     def summary(self) -> Summary:
+        """The list's figures, from the counts tables: a few rows, whatever the store holds."""
         with self.backend.read_snapshot(self._conn):
             suggested = self._all(
-                f"SELECT suggested_class, count(*), sum(suggested_usd) FROM {RECOMMENDATIONS} "
-                "GROUP BY suggested_class"
+                f"SELECT suggested_class, sum(recommendations), sum(suggested_cents) "
+                f"FROM {RECOMMENDATION_COUNTS} GROUP BY suggested_class"
+            )
+            decided = self._all(f"SELECT refund_class, orders, amount_cents FROM {DECISION_COUNTS}")
+        recommendations = sum(int(count) for _, count, _ in suggested)
+        decisions = sum(int(count) for _, count, _ in decided)
+        # every decided order has a recommendation (see the module's docstring)
+        return _summary(suggested, decided, pending=recommendations - decisions)
+
+    @_guarded
+    def summary_recounted(self) -> Summary:
+        """The summary counted from the recommendations and decisions themselves, reading every
+        row: what `summary` must equal. A check of the kept figures, too slow for a screen."""
+        with self.backend.read_snapshot(self._conn):
+            suggested = self._all(
+                f"SELECT suggested_class, count(*), sum({_cents_sql('suggested_usd')}) "
+                f"FROM {RECOMMENDATIONS} GROUP BY suggested_class"
             )
             decided = self._all(
-                f"SELECT d.refund_class, count(*), sum(d.amount_usd) FROM {DECISIONS} d "
-                f"WHERE d.id IN (SELECT max(id) FROM {DECISIONS} GROUP BY order_id) "
-                "GROUP BY d.refund_class"
+                f"SELECT d.refund_class, count(*), sum({_cents_sql('d.amount_usd')}) "
+                f"FROM {DECISIONS} d WHERE {_LATEST_PER_ORDER} GROUP BY d.refund_class"
             )
             pending = self._scalar(
                 f"SELECT count(*) FROM {RECOMMENDATIONS} r WHERE NOT {_HAS_DECISION}"
             )
-        suggested_by_class = dict.fromkeys(SUGGESTION_CLASSES, 0)
-        suggested_by_class.update({cls: count for cls, count, _ in suggested})
-        decided_by_class = dict.fromkeys(REFUND_CLASSES, 0)
-        decided_by_class.update({cls: count for cls, count, _ in decided})
-        return Summary(
-            recommendations=sum(suggested_by_class.values()),
-            suggested_by_class=suggested_by_class,
-            suggested_usd=to_cents(sum(Decimal(str(usd or 0)) for _, _, usd in suggested)),
-            decisions=sum(decided_by_class.values()),
-            decided_by_class=decided_by_class,
-            decided_usd=to_cents(sum(Decimal(str(usd or 0)) for _, _, usd in decided)),
-            pending=int(pending),
+        return _summary(suggested, decided, pending=int(pending))
+
+    def _held(self) -> tuple[int, int]:
+        """(recommendations, decided orders), from the counts tables."""
+        row = self._one(
+            f"SELECT (SELECT coalesce(sum(recommendations), 0) FROM {RECOMMENDATION_COUNTS}), "
+            f"(SELECT coalesce(sum(orders), 0) FROM {DECISION_COUNTS})"
         )
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     @_guarded
     def counts(self) -> dict[str, int]:
         """For `casper status`: orders with a decision, and recommendations without one."""
         with self.backend.read_snapshot(self._conn):
-            decided = self._scalar(f"SELECT count(DISTINCT order_id) FROM {DECISIONS}")
-            pending = self._scalar(
-                f"SELECT count(*) FROM {RECOMMENDATIONS} r WHERE NOT {_HAS_DECISION}"
-            )
-        return {"decisions": int(decided), "pending": int(pending)}
+            recommendations, decided = self._held()
+        return {"decisions": decided, "pending": recommendations - decided}
 
     @_guarded
     def locations(self) -> list[str]:
         rows = self._all(
-            f"SELECT DISTINCT location FROM {RECOMMENDATIONS} WHERE location IS NOT NULL ORDER BY location"
+            f"SELECT DISTINCT location FROM {RECOMMENDATION_COUNTS} WHERE location IS NOT NULL "
+            "ORDER BY location"
         )
         return [location for (location,) in rows]
 
@@ -427,7 +554,8 @@ class AppStore:
     @_guarded
     def _health_counts(self) -> tuple[int, int, datetime | None]:
         row = self._one(
-            f"SELECT (SELECT count(*) FROM {RECOMMENDATIONS}), (SELECT count(*) FROM {DECISIONS}), "
+            f"SELECT (SELECT coalesce(sum(recommendations), 0) FROM {RECOMMENDATION_COUNTS}), "
+            f"(SELECT count(*) FROM {DECISIONS}), "
             f"(SELECT synced_ts FROM {RECOMMENDATIONS} ORDER BY sync_batch DESC LIMIT 1)"
         )
         assert row is not None
@@ -446,13 +574,14 @@ class AppStore:
         check_draft(draft, None)
         with self.backend.write_transaction(self._conn, DECISIONS):
             current = self._one(
-                f"SELECT {_SUGGESTION_COLUMNS}, c.order_total FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
-                "WHERE r.order_id = ?",
+                f"SELECT {_SUGGESTION_COLUMNS}, c.order_total, d.refund_class, d.amount_usd "
+                f"FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} {_LATEST_DECISION} WHERE r.order_id = ?",
                 [draft.order_id],
             )
             if current is None:
                 raise InvalidDecision("order_id", f"No recommendation for order {draft.order_id}.")
-            refund_class, usd, reason, error, model_version, ts, agent_response, total = current
+            refund_class, usd, reason, error, model_version, ts, agent_response, total = current[:8]
+            latest_class, latest_amount = current[8:]
             suggestion = Suggestion(refund_class, _cents(usd), reason, error)
             if expected is not None and suggestion != expected:
                 raise StaleSuggestion(
@@ -475,6 +604,12 @@ class AppStore:
                     self.backend.json_param(source),
                 ],
             )
+            # the order now counts by this decision, no longer by the one it replaces
+            tally = _Tally()
+            tally.add((draft.refund_class,), 1, _cent_count(draft.amount_usd))
+            if latest_class is not None:
+                tally.add((latest_class,), -1, -_cent_count(latest_amount))
+            self._add_counts(DECISION_COUNTS, _DECISION_KEY, _DECISION_FIGURES, tally)
         return Decision(
             id=int(decision_id),
             order_id=draft.order_id,
@@ -546,6 +681,10 @@ class AppStore:
                     )
                 )
             self.backend.executemany(self._conn, self.backend.sql(_INSERT_DECISION), rows)
+            tally = _Tally()  # every candidate was pending: each order is counted anew
+            for _, _, amount, refund_class, *_rest in rows:
+                tally.add((refund_class,), 1, _cent_count(amount))
+            self._add_counts(DECISION_COUNTS, _DECISION_KEY, _DECISION_FIGURES, tally)
         return len(rows)
 
     # --- syncing ----------------------------------------------------------------------------
@@ -594,12 +733,21 @@ class AppStore:
                 f"t.{column} {self.backend.distinct_from} s.{column}"
                 for column in RECOMMENDATION_SOURCE_COLUMNS
             )
-            upserted = int(
-                self._scalar(
-                    f"SELECT count(*) FROM stage_recommendations s LEFT JOIN {RECOMMENDATIONS} t "
-                    f"ON t.order_id = s.order_id WHERE t.order_id IS NULL OR {differs}"
-                )
+            # What the upsert below will write, grouped by what it adds to the counts and what it
+            # takes from them (a replaced row's old class and location): the same condition.
+            writes = self._all(
+                "SELECT s.suggested_class, s.location, t.suggested_class, t.location, count(*), "
+                f"sum({_cents_sql('s.suggested_usd')}), sum({_cents_sql('t.suggested_usd')}) "
+                f"FROM stage_recommendations s LEFT JOIN {RECOMMENDATIONS} t "
+                f"ON t.order_id = s.order_id WHERE t.order_id IS NULL OR {differs} "
+                "GROUP BY s.suggested_class, s.location, t.suggested_class, t.location"
             )
+            tally = _Tally()
+            for new_class, new_location, old_class, old_location, count, new, old in writes:
+                tally.add((new_class, new_location), int(count), int(new or 0))
+                if old_class is not None:  # replaced, not inserted
+                    tally.add((old_class, old_location), -int(count), -int(old or 0))
+            upserted = sum(int(write[4]) for write in writes)
             conn.execute(
                 self._upsert_sql(
                     RECOMMENDATIONS,
@@ -609,6 +757,9 @@ class AppStore:
                 )
             )
             self.backend.drop_stage(conn, "stage_recommendations")
+            self._add_counts(
+                RECOMMENDATION_COUNTS, _RECOMMENDATION_KEY, _RECOMMENDATION_FIGURES, tally
+            )
         return upserted, len(recommendations) - upserted
 
 
