@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import threading
 import time
@@ -34,7 +35,9 @@ from casper.appstore import (
     sync_frames,
 )
 from casper.appstore.backends import PostgresBackend
+from casper.appstore.records import STATUSES
 from casper.appstore.schema import DECISION_COUNTS, RECOMMENDATION_COUNTS
+from casper.appstore.suggestion import SUGGESTION_CLASSES
 from casper.home import CasperHome
 from tests.appstore_fixtures import (
     ABOVE_TOTAL,
@@ -411,6 +414,37 @@ def assert_figures_are_recounts(store: AppStore) -> None:
     assert store.health()["recommendations"] == len(rows)
 
 
+def assert_totals_are_recounts(store: AppStore) -> None:
+    """Each filter's total and rows are what filtering the whole list gives; decided orders are
+    read whether there are few of them (from the decisions) or many (newest first)."""
+    rows = store.page(limit=10_000).rows
+    for status, refund_class, location in itertools.product(
+        (None, *STATUSES), (None, *SUGGESTION_CLASSES), (None, *store.locations(), "nowhere")
+    ):
+        filters = ListFilters(status=status, refund_class=refund_class, location=location)
+        expected = [
+            row.order_id
+            for row in rows
+            if status in (None, row.status)
+            and refund_class in (None, row.suggestion.refund_class)
+            and location in (None, row.location)
+        ]
+        page = store.page(filters, limit=10_000)
+        assert (page.total, [row.order_id for row in page.rows]) == (len(expected), expected)
+        if status == "applied":  # a page of one: few decided orders count as many
+            assert paged(store, filters, limit=1) == expected
+
+
+def paged(store: AppStore, filters: ListFilters, limit: int) -> list[str]:
+    seen, cursor = [], None
+    while True:
+        page = store.page(filters, cursor, limit=limit)
+        seen += [row.order_id for row in page.rows]
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor
+
+
 def test_the_kept_figures_follow_syncs_and_decisions(store: AppStore) -> None:
     """Re-scored orders change class, amount and location (one loses it); orders are decided,
     decided again differently, and bulk accepted: the figures stay what a recount gives."""
@@ -429,6 +463,7 @@ def test_the_kept_figures_follow_syncs_and_decisions(store: AppStore) -> None:
     assert store.summary().decided_by_class == {"none": 1, "partial": 0, "full": 1}
     assert store.bulk_accept(ListFilters(location="chicago"), "cy") == 1
     assert_figures_are_recounts(store)
+    assert_totals_are_recounts(store)
 
     recommendations, context = realistic_frames()
     recommendations = with_values(
@@ -454,6 +489,7 @@ def test_the_kept_figures_follow_syncs_and_decisions(store: AppStore) -> None:
     )
     assert report.upserted == 4 + 30
     assert_figures_are_recounts(store)
+    assert_totals_are_recounts(store)
     assert sync_frames(store, recommendations, context).upserted == 0
     assert_figures_are_recounts(store)
     summary = store.summary()

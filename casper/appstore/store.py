@@ -104,6 +104,12 @@ _LATEST_DECISION = (
     f"(SELECT max(x.id) FROM {DECISIONS} x WHERE x.order_id = r.order_id)"
 )
 _WITH_CONTEXT = f"LEFT JOIN {CONTEXT} c ON c.order_id = r.order_id"
+# The recommendations of decided orders, read from the decided orders (the CROSS JOIN keeps SQLite
+# from turning it around); joined on the condition that follows it.
+_FROM_DECIDED = (
+    f"(SELECT DISTINCT order_id FROM {DECISIONS}) decided CROSS JOIN {RECOMMENDATIONS} r"
+)
+_DECIDED_JOIN = "r.order_id = decided.order_id"
 # A suggestion bulk accept may take: what `accept_draft` would accept, said in SQL.
 _ACCEPTABLE = (
     "r.suggested_class <> 'error' AND trim(r.suggested_reason) <> '' "
@@ -168,19 +174,25 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filter_sql(filters: ListFilters) -> tuple[list[str], list[Any]]:
+def _class_location_sql(filters: ListFilters, prefix: str) -> tuple[list[str], list[Any]]:
+    """The class and location filters, on `prefix`'s columns (the counts tables name them alike)."""
     conditions: list[str] = []
     params: list[Any] = []
+    if filters.refund_class is not None:
+        conditions.append(f"{prefix}suggested_class = ?")
+        params.append(filters.refund_class)
+    if filters.location is not None:
+        conditions.append(f"{prefix}location = ?")
+        params.append(check_filter_text(filters.location, "location", "Location"))
+    return conditions, params
+
+
+def _filter_sql(filters: ListFilters) -> tuple[list[str], list[Any]]:
+    conditions, params = _class_location_sql(filters, "r.")
     if filters.status == "pending":
         conditions.append(f"NOT {_HAS_DECISION}")
     elif filters.status == "applied":
         conditions.append(_HAS_DECISION)
-    if filters.refund_class is not None:
-        conditions.append("r.suggested_class = ?")
-        params.append(filters.refund_class)
-    if filters.location is not None:
-        conditions.append("r.location = ?")
-        params.append(check_filter_text(filters.location, "location", "Location"))
     # Checked even when blank: a NUL is not blank to strip(), and neither backend may see it.
     check_search(filters.search)
     if filters.search.strip():
@@ -473,29 +485,82 @@ class AppStore:
         limit: int = PAGE_SIZE,
     ) -> ListPage:
         """Recommendations newest first, with their latest decision. Keyset paging: the cost of a
-        page does not grow with how deep it is, and a page stays put while new rows arrive on top."""
+        page does not grow with how deep it is, and a page stays put while new rows arrive on top.
+        The total comes from the counts tables and the decided orders, not from counting the
+        matching rows, except for a search by order id (which reads every id)."""
         conditions, params = _filter_sql(filters)
-        page_conditions, page_params = list(conditions), list(params)
-        if after is not None:
-            page_conditions.append("(r.ts, r.order_id) < (?, ?)")
-            page_params += [after.ts, after.order_id]
         with self.backend.read_snapshot(self._conn):
-            rows = self._all(
-                f"SELECT {_ROW_COLUMNS} FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} {_LATEST_DECISION} "
-                f"{_where(page_conditions)} ORDER BY r.ts DESC, r.order_id DESC LIMIT ?",
-                [*page_params, limit + 1],
-            )
-            total = self._scalar(
-                f"SELECT count(*) FROM {RECOMMENDATIONS} r {_where(conditions)}", params
-            )
+            total = self._total(filters, conditions, params)
+            rows = self._page_rows(filters, after, limit) if total else []
         recommendations = tuple(self._recommendation(row) for row in rows[:limit])
         last = recommendations[-1] if recommendations else None
         has_more = len(rows) > limit and last is not None
         return ListPage(
             rows=recommendations,
-            total=int(total),
+            total=total,
             next_cursor=PageCursor(last.scored_ts, last.order_id) if has_more else None,
         )
+
+    def _page_rows(self, filters: ListFilters, after: PageCursor | None, limit: int) -> list[tuple]:
+        source = f"{RECOMMENDATIONS} r"
+        conditions, params = _filter_sql(filters)
+        if filters.status == "applied" and self._few_decided(limit):
+            # Scanning newest first for decided orders would read nearly every row to find a
+            # page of them: start from the decided orders instead, and sort those.
+            source = _FROM_DECIDED
+            conditions, params = _filter_sql(replace(filters, status=None))
+            conditions.insert(0, _DECIDED_JOIN)
+        if after is not None:
+            conditions.append("(r.ts, r.order_id) < (?, ?)")
+            params += [after.ts, after.order_id]
+        return self._all(
+            f"SELECT {_ROW_COLUMNS} FROM {source} {_WITH_CONTEXT} {_LATEST_DECISION} "
+            f"{_where(conditions)} ORDER BY r.ts DESC, r.order_id DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+
+    def _few_decided(self, limit: int) -> bool:
+        """Whether a page of decided orders is read faster from the decided orders (sorting them
+        all) than from the newest-first index (reading about limit * recommendations / decided
+        rows to meet `limit` decided ones): with fewer than sqrt(limit * recommendations)."""
+        recommendations, decided = self._held()
+        return decided * decided <= limit * recommendations
+
+    def _total(self, filters: ListFilters, conditions: list[str], params: list[Any]) -> int:
+        """How many recommendations match `filters` (`conditions` say it in SQL)."""
+        if filters.search.strip():
+            return int(
+                self._scalar(
+                    f"SELECT count(*) FROM {RECOMMENDATIONS} r {_where(conditions)}", params
+                )
+            )
+        keyed, key_params = _class_location_sql(filters, "")
+        held = int(
+            self._scalar(
+                f"SELECT coalesce(sum(recommendations), 0) FROM {RECOMMENDATION_COUNTS} "
+                f"{_where(keyed)}",
+                key_params,
+            )
+        )
+        if filters.status is None:
+            return held
+        decided = self._decided_among(filters, held)
+        return decided if filters.status == "applied" else held - decided
+
+    def _decided_among(self, filters: ListFilters, matching: int) -> int:
+        """How many decided orders match the class and location filters, `matching` of the
+        recommendations doing so: counted from whichever side is smaller."""
+        conditions, params = _class_location_sql(filters, "r.")
+        decided = self._held()[1]
+        if not conditions:
+            return decided  # every decided order has a recommendation
+        if decided <= matching:
+            source = _FROM_DECIDED
+            conditions = [_DECIDED_JOIN, *conditions]
+        else:
+            source = f"{RECOMMENDATIONS} r"
+            conditions = [*conditions, _HAS_DECISION]
+        return int(self._scalar(f"SELECT count(*) FROM {source} {_where(conditions)}", params))
 
     @_guarded
     def order_detail(self, order_id: str) -> OrderDetail | None:
