@@ -6,6 +6,7 @@ import contextlib
 import csv
 import itertools
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from casper.appstore import (
     store_counts,
     sync_frames,
 )
-from casper.appstore.backends import PostgresBackend
+from casper.appstore.backends import PostgresBackend, SqliteBackend
 from casper.appstore.records import STATUSES
 from casper.appstore.schema import DECISION_COUNTS, RECOMMENDATION_COUNTS
 from casper.appstore.suggestion import SUGGESTION_CLASSES
@@ -269,6 +270,24 @@ def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
     assert order_id(FULL) not in pending and len(pending) == len(ORDERS) - 1
     page = store.page(ListFilters(status="pending", location="chicago"))
     assert page.total == 3
+
+
+def test_sqlite_searches_without_lowering_each_id_and_finds_the_same() -> None:
+    """SQLite's search skips lower() on the ids it scans: its LIKE ignores ASCII case, and its
+    lower() folds nothing else, so the matches are those of lower(id) LIKE, character for character."""
+    ids = ["7BE3d2", "7be3D2", "ÄB12", "äb12", "İx", "ix", "a_b", "a%b", "ﬀ00", "straße"]
+    searches = ["7be3", "7BE3", "ä", "Ä", "ab", "i", "x", "_", "%", "ff", "ss", "ß", "e3d"]
+    as_is = SqliteBackend(Path()).lower_like("?")
+    connection = sqlite3.connect(":memory:")
+    for search in searches:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        for order in ids:
+            found = connection.execute(
+                f"SELECT lower(?) LIKE ? ESCAPE '\\', {as_is}",
+                (order, f"%{escaped}%", order, f"%{escaped}%"),
+            ).fetchone()
+            assert found[0] == found[1], (order, search)
+    connection.close()
 
 
 @pytest.mark.parametrize(

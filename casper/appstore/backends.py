@@ -88,6 +88,12 @@ class SqliteBackend:
     def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
         return f"CREATE INDEX IF NOT EXISTS {schema}.{name} ON {table} ({columns})"
 
+    def lower_like(self, column: str) -> str:
+        """`lower(column) LIKE ?`, for a lower-case pattern. SQLite's lower() folds only ASCII
+        letters and its LIKE already ignores their case, so the column as it is matches the same
+        rows, without lowering every value of a scan."""
+        return f"{column} LIKE ? ESCAPE '\\'"
+
     @contextmanager
     def schema_transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
         with self.write_transaction(conn, lock_table=""):
@@ -204,6 +210,10 @@ class PostgresBackend:
 
     def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
         return f"CREATE INDEX IF NOT EXISTS {name} ON {schema}.{table} ({columns})"
+
+    def lower_like(self, column: str) -> str:
+        """`lower(column) LIKE ?`, for a lower-case pattern."""
+        return f"lower({column}) LIKE ? ESCAPE '\\'"
 
     @contextmanager
     def schema_transaction(self, conn: psycopg.Connection) -> Iterator[None]:

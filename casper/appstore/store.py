@@ -187,7 +187,7 @@ def _class_location_sql(filters: ListFilters, prefix: str) -> tuple[list[str], l
     return conditions, params
 
 
-def _filter_sql(filters: ListFilters) -> tuple[list[str], list[Any]]:
+def _filter_sql(filters: ListFilters, backend: Backend) -> tuple[list[str], list[Any]]:
     conditions, params = _class_location_sql(filters, "r.")
     if filters.status == "pending":
         conditions.append(f"NOT {_HAS_DECISION}")
@@ -196,7 +196,7 @@ def _filter_sql(filters: ListFilters) -> tuple[list[str], list[Any]]:
     # Checked even when blank: a NUL is not blank to strip(), and neither backend may see it.
     check_search(filters.search)
     if filters.search.strip():
-        conditions.append("lower(r.order_id) LIKE ? ESCAPE '\\'")
+        conditions.append(backend.lower_like("r.order_id"))
         params.append(f"%{_escape_like(filters.search.strip().lower())}%")
     return conditions, params
 
@@ -488,7 +488,7 @@ class AppStore:
         page does not grow with how deep it is, and a page stays put while new rows arrive on top.
         The total comes from the counts tables and the decided orders, not from counting the
         matching rows, except for a search by order id (which reads every id)."""
-        conditions, params = _filter_sql(filters)
+        conditions, params = _filter_sql(filters, self.backend)
         with self.backend.read_snapshot(self._conn):
             total = self._total(filters, conditions, params)
             rows = self._page_rows(filters, after, limit) if total else []
@@ -503,12 +503,12 @@ class AppStore:
 
     def _page_rows(self, filters: ListFilters, after: PageCursor | None, limit: int) -> list[tuple]:
         source = f"{RECOMMENDATIONS} r"
-        conditions, params = _filter_sql(filters)
+        conditions, params = _filter_sql(filters, self.backend)
         if filters.status == "applied" and self._few_decided(limit):
             # Scanning newest first for decided orders would read nearly every row to find a
             # page of them: start from the decided orders instead, and sort those.
             source = _FROM_DECIDED
-            conditions, params = _filter_sql(replace(filters, status=None))
+            conditions, params = _filter_sql(replace(filters, status=None), self.backend)
             conditions.insert(0, _DECIDED_JOIN)
         if after is not None:
             conditions.append("(r.ts, r.order_id) < (?, ?)")
@@ -690,7 +690,7 @@ class AppStore:
     def bulk_accept_preview(self, filters: ListFilters) -> BulkAcceptPreview:
         if filters.status == "applied":
             return BulkAcceptPreview(accepted=0, accepted_usd=Decimal("0.00"), skipped=0)
-        conditions, params = _filter_sql(replace(filters, status="pending"))
+        conditions, params = _filter_sql(replace(filters, status="pending"), self.backend)
         row = self._one(
             f"SELECT count(*), sum(CASE WHEN {_ACCEPTABLE} THEN 1 ELSE 0 END), "
             f"sum(CASE WHEN {_ACCEPTABLE} THEN r.suggested_usd END) "
@@ -711,7 +711,7 @@ class AppStore:
         check_decided_by(decided_by)
         if filters.status == "applied":
             return 0
-        conditions, params = _filter_sql(replace(filters, status="pending"))
+        conditions, params = _filter_sql(replace(filters, status="pending"), self.backend)
         with self.backend.write_transaction(self._conn, DECISIONS):
             candidates = self._all(
                 f"SELECT r.order_id, {_SUGGESTION_COLUMNS} FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
