@@ -272,6 +272,30 @@ def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
     assert page.total == 3
 
 
+@pytest.mark.parametrize("held", [4, 1000])
+def test_a_search_pages_alike_with_few_and_many_matches(
+    store: AppStore, monkeypatch: pytest.MonkeyPatch, held: int
+) -> None:
+    """A search with at most SEARCH_MATCHES_HELD matches is paged from the ids of one scan, one
+    with more is counted and scanned: the same totals and pages either way."""
+    monkeypatch.setattr("casper.appstore.store.SEARCH_MATCHES_HELD", held)
+    sync_frames(store, *synthetic_frames(60))
+    for row in store.page(ListFilters(refund_class="partial"), limit=7).rows:
+        store.apply_decision(deny_draft(row.order_id, "ann"))
+    everything = store.page(limit=10_000).rows
+    for search, status in itertools.product(
+        ("0", "2", "S00000000000001", "3a", "zz"), (None, *STATUSES)
+    ):
+        expected = [
+            row.order_id
+            for row in everything
+            if search.lower() in row.order_id and status in (None, row.status)
+        ]
+        filters = ListFilters(status=status, search=search)
+        assert store.page(filters).total == len(expected)
+        assert paged(store, filters, limit=5) == expected
+
+
 def test_sqlite_searches_without_lowering_each_id_and_finds_the_same() -> None:
     """SQLite's search skips lower() on the ids it scans: its LIKE ignores ASCII case, and its
     lower() folds nothing else, so the matches are those of lower(id) LIKE, character for character."""

@@ -59,6 +59,8 @@ from casper.errors import CasperError
 from casper.home import CasperHome
 
 PAGE_SIZE = 100
+# A search matching at most this many recommendations is counted and paged from one scan.
+SEARCH_MATCHES_HELD = 1000
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -487,11 +489,13 @@ class AppStore:
         """Recommendations newest first, with their latest decision. Keyset paging: the cost of a
         page does not grow with how deep it is, and a page stays put while new rows arrive on top.
         The total comes from the counts tables and the decided orders, not from counting the
-        matching rows, except for a search by order id (which reads every id)."""
+        matching rows, except for a search by order id, which has to read every id: a search
+        with few matches keeps them from that one scan and pages through them alone."""
         conditions, params = _filter_sql(filters, self.backend)
         with self.backend.read_snapshot(self._conn):
-            total = self._total(filters, conditions, params)
-            rows = self._page_rows(filters, after, limit) if total else []
+            only = self._few_matches(conditions, params) if filters.search.strip() else None
+            total = len(only) if only is not None else self._total(filters, conditions, params)
+            rows = self._page_rows(filters, after, limit, only) if total else []
         recommendations = tuple(self._recommendation(row) for row in rows[:limit])
         last = recommendations[-1] if recommendations else None
         has_more = len(rows) > limit and last is not None
@@ -501,9 +505,28 @@ class AppStore:
             next_cursor=PageCursor(last.scored_ts, last.order_id) if has_more else None,
         )
 
-    def _page_rows(self, filters: ListFilters, after: PageCursor | None, limit: int) -> list[tuple]:
+    def _few_matches(self, conditions: list[str], params: list[Any]) -> list[str] | None:
+        """The order ids matching `conditions` if there are at most SEARCH_MATCHES_HELD, else None
+        (read no further than one more)."""
+        rows = self._all(
+            f"SELECT r.order_id FROM {RECOMMENDATIONS} r {_where(conditions)} LIMIT ?",
+            [*params, SEARCH_MATCHES_HELD + 1],
+        )
+        return [order_id for (order_id,) in rows] if len(rows) <= SEARCH_MATCHES_HELD else None
+
+    def _page_rows(
+        self,
+        filters: ListFilters,
+        after: PageCursor | None,
+        limit: int,
+        only: Sequence[str] | None = None,
+    ) -> list[tuple]:
+        """A page of `filters`' rows after `after`; of the orders `only`, when given."""
         source = f"{RECOMMENDATIONS} r"
         conditions, params = _filter_sql(filters, self.backend)
+        if only is not None:
+            conditions.append(f"r.order_id IN ({', '.join('?' for _ in only)})")
+            params += only
         if filters.status == "applied" and self._few_decided(limit):
             # Scanning newest first for decided orders would read nearly every row to find a
             # page of them: start from the decided orders instead, and sort those.
