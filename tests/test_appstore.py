@@ -37,7 +37,12 @@ from casper.appstore import (
 )
 from casper.appstore.backends import PostgresBackend, SqliteBackend
 from casper.appstore.records import STATUSES
-from casper.appstore.schema import DECISION_COUNTS, RECOMMENDATION_COUNTS
+from casper.appstore.schema import (
+    DECISION_COUNTS,
+    RECOMMENDATION_COUNTS,
+    RECOMMENDATIONS,
+    split_name,
+)
 from casper.appstore.suggestion import SUGGESTION_CLASSES
 from casper.home import CasperHome
 from tests.appstore_fixtures import (
@@ -537,6 +542,29 @@ def test_the_kept_figures_follow_syncs_and_decisions(store: AppStore) -> None:
     assert_figures_are_recounts(store)
     summary = store.summary()
     assert (summary.recommendations, summary.decisions, summary.pending) == (38, 3, 35)
+
+
+def test_a_large_sync_refreshes_postgresqls_statistics_at_once(store: AppStore) -> None:
+    """PostgreSQL plans a filtered page by its statistics of the table: a sync that changes a
+    tenth of it samples them afresh rather than leave them to autovacuum's next round."""
+    if store.backend.name != "postgresql":
+        pytest.skip("SQLite plans without statistics")
+    schema, table = split_name(RECOMMENDATIONS)
+
+    def analyzed() -> object:
+        with store.backend.connect() as connection:
+            return connection.execute(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = %s AND relname = %s",
+                (schema, table),
+            ).fetchone()[0]
+
+    synced(store)  # 8 rows: not worth it
+    assert analyzed() is None
+    sync_frames(store, *synthetic_frames(200))
+    first = analyzed()
+    assert first is not None
+    sync_frames(store, *synthetic_frames(20, prefix="few"))  # 20 of 208: under 50 + a tenth
+    assert analyzed() == first
 
 
 def test_a_store_made_before_the_counts_tables_is_counted_when_opened(store: AppStore) -> None:

@@ -808,6 +808,7 @@ class AppStore:
                 self.backend.drop_stage(conn, "stage_context")
             if not recommendations:
                 return 0, 0
+            held_before = self._held()[0]
             batch = self._scalar(f"SELECT coalesce(max(sync_batch), 0) + 1 FROM {RECOMMENDATIONS}")
             synced_ts = self._clock()
             self.backend.create_stage(conn, "stage_recommendations", RECOMMENDATIONS)
@@ -848,6 +849,10 @@ class AppStore:
             self._add_counts(
                 RECOMMENDATION_COUNTS, _RECOMMENDATION_KEY, _RECOMMENDATION_FIGURES, tally
             )
+        if upserted > 50 + held_before // 10:
+            # What autovacuum would see to after its nap (its default rule: 50 rows and a tenth
+            # of the table), now: the list's next query is planned on the rows it will meet.
+            self.backend.refresh_statistics(conn, RECOMMENDATIONS)
         return upserted, len(recommendations) - upserted
 
 
