@@ -115,6 +115,28 @@ def test_ensure_schema_is_idempotent(store: AppStore) -> None:
     assert len(all_rows(store)) == len(ORDERS)
 
 
+def test_opening_a_store_does_not_wait_for_a_sync_writing(store: AppStore) -> None:
+    """The review app starts while the pipeline's sync holds its write lock: with the schema in
+    place, opening the store takes no lock and the first page reads what was committed."""
+    synced(store)
+    syncing = store.backend.connect()
+    totals: list[int] = []
+
+    def start_the_app() -> None:
+        with second_handle(store) as reviewer:  # another process's connection
+            reviewer.ensure_schema()  # what open_store does
+            totals.append(reviewer.page().total)
+
+    with store.backend.write_transaction(syncing, RECOMMENDATIONS):
+        starting = threading.Thread(target=start_the_app)
+        starting.start()
+        starting.join(timeout=10)
+        waited_for_the_sync = starting.is_alive()
+    starting.join()
+    syncing.close()
+    assert not waited_for_the_sync and totals == [len(ORDERS)]
+
+
 def test_sync_is_idempotent_and_replaces_changed_recommendations(store: AppStore) -> None:
     recommendations, context = realistic_frames()
     first = sync_frames(store, recommendations, context)

@@ -85,6 +85,16 @@ class SqliteBackend:
     def schema_ddl(self) -> list[str]:
         return []  # each schema is an attached file
 
+    def schema_objects(self, conn: sqlite3.Connection) -> set[str]:
+        """The tables and indexes there are, as `schema.name`."""
+        return {
+            f"{schema}.{name}"
+            for schema in SCHEMAS
+            for (name,) in conn.execute(
+                f"SELECT name FROM {schema}.sqlite_master WHERE type IN ('table', 'index')"
+            )
+        }
+
     def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
         return f"CREATE INDEX IF NOT EXISTS {schema}.{name} ON {table} ({columns})"
 
@@ -210,6 +220,16 @@ class PostgresBackend:
 
     def schema_ddl(self) -> list[str]:
         return [f"CREATE SCHEMA IF NOT EXISTS {schema}" for schema in SCHEMAS]
+
+    def schema_objects(self, conn: psycopg.Connection) -> set[str]:
+        """The tables and indexes there are, as `schema.name`."""
+        rows = conn.execute(
+            "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname = ANY(%s) "
+            "UNION ALL "
+            "SELECT schemaname || '.' || indexname FROM pg_indexes WHERE schemaname = ANY(%s)",
+            (list(SCHEMAS), list(SCHEMAS)),
+        )
+        return {name for (name,) in rows}
 
     def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
         return f"CREATE INDEX IF NOT EXISTS {name} ON {schema}.{table} ({columns})"

@@ -124,6 +124,16 @@ def _index_ddl(backend: Backend, table: str, suffix: str, columns: str) -> str:
     return backend.index_ddl(schema, name, f"{name}_{suffix}", columns)
 
 
+def schema_objects() -> set[str]:
+    """The tables and indexes the statements make, each as `schema.name`."""
+    tables = {RECOMMENDATIONS, CONTEXT, DECISIONS, RECOMMENDATION_COUNTS, DECISION_COUNTS}
+    indexes = set()
+    for table, suffix, _ in _INDEXES:
+        schema, name = split_name(table)
+        indexes.add(f"{schema}.{name}_{suffix}")
+    return tables | indexes
+
+
 def schema_statements(backend: Backend) -> list[str]:
     names = {
         "recommendations": RECOMMENDATIONS,

@@ -51,6 +51,7 @@ from casper.appstore.schema import (
     RECOMMENDATION_COUNTS,
     RECOMMENDATION_SOURCE_COLUMNS,
     RECOMMENDATIONS,
+    schema_objects,
     schema_statements,
 )
 from casper.appstore.suggestion import REFUND_CLASSES, SUGGESTION_CLASSES, Suggestion, to_cents
@@ -322,7 +323,11 @@ class AppStore:
     @_guarded
     def ensure_schema(self) -> None:
         """Create the schemas, tables and indexes that are missing; safe to run any time. A store
-        made before the counts tables existed has them counted once, here."""
+        made before the counts tables existed has them counted once, here. When nothing is
+        missing, which a look at the catalog tells, nothing waits for a lock: a sync writing
+        meanwhile does not hold up the review app's start."""
+        if schema_objects() <= self.backend.schema_objects(self._conn):
+            return  # each counts table was filled in the transaction that made it
         with self.backend.schema_transaction(self._conn):
             for statement in schema_statements(self.backend):
                 self._conn.execute(statement)
