@@ -108,6 +108,9 @@ _INDEXES = (
     (RECOMMENDATIONS, "ts", "ts, order_id"),
     (RECOMMENDATIONS, "location_ts", "location, ts, order_id"),
     (RECOMMENDATIONS, "class_ts", "suggested_class, ts, order_id"),
+    # both filters at once: a page, or the decided orders counted among the matching rows, reads
+    # the rows that match both rather than those of one, checking the other
+    (RECOMMENDATIONS, "location_class_ts", "location, suggested_class, ts, order_id"),
     (RECOMMENDATIONS, "sync_batch", "sync_batch"),
     (DECISIONS, "order_id", "order_id, id"),
 )
