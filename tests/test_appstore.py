@@ -39,6 +39,7 @@ from casper.appstore.backends import PostgresBackend, SqliteBackend
 from casper.appstore.records import STATUSES
 from casper.appstore.schema import (
     DECISION_COUNTS,
+    DECISIONS,
     RECOMMENDATION_COUNTS,
     RECOMMENDATIONS,
     split_name,
@@ -566,27 +567,29 @@ def test_the_kept_figures_follow_syncs_and_decisions(store: AppStore) -> None:
     assert (summary.recommendations, summary.decisions, summary.pending) == (38, 3, 35)
 
 
-def test_a_large_sync_refreshes_postgresqls_statistics_at_once(store: AppStore) -> None:
-    """PostgreSQL plans a filtered page by its statistics of the table: a sync that changes a
-    tenth of it samples them afresh rather than leave them to autovacuum's next round."""
+def test_large_writes_refresh_postgresqls_statistics_at_once(store: AppStore) -> None:
+    """PostgreSQL plans a filtered page by its statistics of the tables: a sync or a bulk accept
+    that changes a tenth of one samples them afresh rather than leave them to autovacuum."""
     if store.backend.name != "postgresql":
         pytest.skip("SQLite plans without statistics")
-    schema, table = split_name(RECOMMENDATIONS)
 
-    def analyzed() -> object:
+    def analyzed(table: str) -> object:
         with store.backend.connect() as connection:
             return connection.execute(
                 "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = %s AND relname = %s",
-                (schema, table),
+                split_name(table),
             ).fetchone()[0]
 
     synced(store)  # 8 rows: not worth it
-    assert analyzed() is None
+    store.bulk_accept(ListFilters(location="chicago"), "ann")  # 2 decisions: neither
+    assert analyzed(RECOMMENDATIONS) is None and analyzed(DECISIONS) is None
     sync_frames(store, *synthetic_frames(200))
-    first = analyzed()
+    first = analyzed(RECOMMENDATIONS)
     assert first is not None
     sync_frames(store, *synthetic_frames(20, prefix="few"))  # 20 of 208: under 50 + a tenth
-    assert analyzed() == first
+    assert analyzed(RECOMMENDATIONS) == first
+    assert store.bulk_accept(ListFilters(), "ann") > 50
+    assert analyzed(DECISIONS) is not None
 
 
 def test_a_store_made_before_the_counts_tables_is_counted_when_opened(store: AppStore) -> None:

@@ -743,6 +743,7 @@ class AppStore:
             return 0
         conditions, params = _filter_sql(replace(filters, status="pending"), self.backend)
         with self.backend.write_transaction(self._conn, DECISIONS):
+            decided_before = self._held()[1]
             candidates = self._all(
                 f"SELECT r.order_id, {_SUGGESTION_COLUMNS} FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
                 f"{_where([*conditions, _ACCEPTABLE])}",
@@ -780,6 +781,7 @@ class AppStore:
             for _, _, amount, refund_class, *_rest in rows:
                 tally.add((refund_class,), 1, _cent_count(amount))
             self._add_counts(DECISION_COUNTS, _DECISION_KEY, _DECISION_FIGURES, tally)
+        self._refresh_statistics_if_grown(DECISIONS, len(rows), decided_before)
         return len(rows)
 
     # --- syncing ----------------------------------------------------------------------------
@@ -856,11 +858,15 @@ class AppStore:
             self._add_counts(
                 RECOMMENDATION_COUNTS, _RECOMMENDATION_KEY, _RECOMMENDATION_FIGURES, tally
             )
-        if upserted > 50 + held_before // 10:
-            # What autovacuum would see to after its nap (its default rule: 50 rows and a tenth
-            # of the table), now: the list's next query is planned on the rows it will meet.
-            self.backend.refresh_statistics(conn, RECOMMENDATIONS)
+        self._refresh_statistics_if_grown(RECOMMENDATIONS, upserted, held_before)
         return upserted, len(recommendations) - upserted
+
+    def _refresh_statistics_if_grown(self, table: str, written: int, before: int) -> None:
+        """After a write of `written` rows to a table that held about `before`: what autovacuum
+        would see to after its nap (by its default rule, 50 rows and a tenth of the table), now,
+        so the list's next query is planned on the rows it will meet."""
+        if written > 50 + before // 10:
+            self.backend.refresh_statistics(self._conn, table)
 
 
 def backend_for(home: CasperHome, dsn: str | None) -> Backend:
