@@ -529,10 +529,10 @@ class AppStore:
         """A page of `filters`' rows after `after`; of the orders `only`, when given."""
         source = f"{RECOMMENDATIONS} r"
         conditions, params = _filter_sql(filters, self.backend)
-        if only is not None:
+        if only is not None:  # a search's few matches: read by their ids
             conditions.append(f"r.order_id IN ({', '.join('?' for _ in only)})")
             params += only
-        if filters.status == "applied" and self._few_decided(limit):
+        elif filters.status == "applied" and self._few_decided(limit):
             # Scanning newest first for decided orders would read nearly every row to find a
             # page of them: start from the decided orders instead, and sort those.
             source = _FROM_DECIDED
