@@ -300,13 +300,15 @@ def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
     assert page.total == 3
 
 
-@pytest.mark.parametrize("held", [4, 1000])
+@pytest.mark.parametrize(("held", "one_scan"), [(4, True), (1000, True), (1000, False)])
 def test_a_search_pages_alike_with_few_and_many_matches(
-    store: AppStore, monkeypatch: pytest.MonkeyPatch, held: int
+    store: AppStore, monkeypatch: pytest.MonkeyPatch, held: int, one_scan: bool
 ) -> None:
-    """A search with at most SEARCH_MATCHES_HELD matches is paged from the ids of one scan, one
-    with more is counted and scanned: the same totals and pages either way."""
+    """Where searches are read in one scan (SQLite), a search with at most SEARCH_MATCHES_HELD
+    matches is paged from the ids of that scan, one with more is counted and scanned, as every
+    search is elsewhere (PostgreSQL): the same totals and pages, each way on both backends."""
     monkeypatch.setattr("casper.appstore.store.SEARCH_MATCHES_HELD", held)
+    monkeypatch.setattr(store.backend, "search_in_one_scan", one_scan)
     sync_frames(store, *synthetic_frames(60))
     for row in store.page(ListFilters(refund_class="partial"), limit=7).rows:
         store.apply_decision(deny_draft(row.order_id, "ann"))

@@ -40,6 +40,9 @@ class SqliteBackend:
     name = "sqlite"
     driver_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
     distinct_from = "IS NOT"
+    # A search reads every order id once, keeping the few matches for the page: one serial scan
+    # instead of a count and a newest-first scan (about half the time at a million rows).
+    search_in_one_scan = True
     types = {
         "ts": "TEXT",
         "json": "TEXT",
@@ -190,6 +193,10 @@ class PostgresBackend:
     name = "postgresql"
     driver_errors: tuple[type[Exception], ...] = (psycopg.Error,)
     distinct_from = "IS DISTINCT FROM"
+    # A search's count(*) runs on parallel workers and its newest-first page stops at a page of
+    # matches: faster than one scan kept to a single process by its LIMIT (350 + 50 ms against
+    # 475 ms at a million rows).
+    search_in_one_scan = False
     types = {
         "ts": "TIMESTAMP",
         "json": "JSONB",

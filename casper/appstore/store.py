@@ -494,11 +494,12 @@ class AppStore:
         """Recommendations newest first, with their latest decision. Keyset paging: the cost of a
         page does not grow with how deep it is, and a page stays put while new rows arrive on top.
         The total comes from the counts tables and the decided orders, not from counting the
-        matching rows, except for a search by order id, which has to read every id: a search
-        with few matches keeps them from that one scan and pages through them alone."""
+        matching rows, except for a search by order id, which has to read every id: on SQLite, a
+        search with few matches keeps them from that one scan and pages through them alone."""
         conditions, params = _filter_sql(filters, self.backend)
+        one_scan = self.backend.search_in_one_scan and filters.search.strip()
         with self.backend.read_snapshot(self._conn):
-            only = self._few_matches(conditions, params) if filters.search.strip() else None
+            only = self._few_matches(conditions, params) if one_scan else None
             total = len(only) if only is not None else self._total(filters, conditions, params)
             rows = self._page_rows(filters, after, limit, only) if total else []
         recommendations = tuple(self._recommendation(row) for row in rows[:limit])
