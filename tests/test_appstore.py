@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -32,7 +35,16 @@ from casper.appstore import (
     store_counts,
     sync_frames,
 )
-from casper.appstore.backends import PostgresBackend
+from casper.appstore.backends import PostgresBackend, SqliteBackend
+from casper.appstore.records import STATUSES
+from casper.appstore.schema import (
+    DECISION_COUNTS,
+    DECISIONS,
+    RECOMMENDATION_COUNTS,
+    RECOMMENDATIONS,
+    split_name,
+)
+from casper.appstore.suggestion import SUGGESTION_CLASSES
 from casper.home import CasperHome
 from tests.appstore_fixtures import (
     ABOVE_TOTAL,
@@ -46,6 +58,7 @@ from tests.appstore_fixtures import (
     SECOND_PARTIAL,
     UNKNOWN_CLASS,
     agent_response,
+    open_test_store,
     realistic_frames,
     second_handle,
     store_on_each_backend,  # noqa: F401  (provides the `store` fixture)
@@ -236,6 +249,28 @@ def test_a_password_provider_is_asked_on_every_connection(tmp_path: Path) -> Non
         assert all_rows(store)
 
 
+def test_opening_a_store_does_not_wait_for_a_sync_writing(store: AppStore) -> None:
+    """The review app starts while the pipeline's sync holds its write lock: with the schema in
+    place, opening the store takes no lock and the first page reads what was committed."""
+    synced(store)
+    syncing = store.backend.connect()
+    totals: list[int] = []
+
+    def start_the_app() -> None:
+        with second_handle(store) as reviewer:  # another process's connection
+            reviewer.ensure_schema()  # what open_store does
+            totals.append(reviewer.page().total)
+
+    with store.backend.write_transaction(syncing, RECOMMENDATIONS):
+        starting = threading.Thread(target=start_the_app)
+        starting.start()
+        starting.join(timeout=10)
+        waited_for_the_sync = starting.is_alive()
+    starting.join()
+    syncing.close()
+    assert not waited_for_the_sync and totals == [len(ORDERS)]
+
+
 def test_sync_is_idempotent_and_replaces_changed_recommendations(store: AppStore) -> None:
     recommendations, context = realistic_frames()
     first = sync_frames(store, recommendations, context)
@@ -398,6 +433,50 @@ def test_list_is_newest_first_with_filters_and_search(store: AppStore) -> None:
     assert page.total == 3
 
 
+@pytest.mark.parametrize(("held", "one_scan"), [(4, True), (1000, True), (1000, False)])
+def test_a_search_pages_alike_with_few_and_many_matches(
+    store: AppStore, monkeypatch: pytest.MonkeyPatch, held: int, one_scan: bool
+) -> None:
+    """Where searches are read in one scan (SQLite), a search with at most SEARCH_MATCHES_HELD
+    matches is paged from the ids of that scan, one with more is counted and scanned, as every
+    search is elsewhere (PostgreSQL): the same totals and pages, each way on both backends."""
+    monkeypatch.setattr("casper.appstore.store.SEARCH_MATCHES_HELD", held)
+    monkeypatch.setattr(store.backend, "search_in_one_scan", one_scan)
+    sync_frames(store, *synthetic_frames(60))
+    for row in store.page(ListFilters(refund_class="partial"), limit=7).rows:
+        store.apply_decision(deny_draft(row.order_id, "ann"))
+    everything = store.page(limit=10_000).rows
+    for search, status in itertools.product(
+        ("0", "2", "S00000000000001", "3a", "zz"), (None, *STATUSES)
+    ):
+        expected = [
+            row.order_id
+            for row in everything
+            if search.lower() in row.order_id and status in (None, row.status)
+        ]
+        filters = ListFilters(status=status, search=search)
+        assert store.page(filters).total == len(expected)
+        assert paged(store, filters, limit=5) == expected
+
+
+def test_sqlite_searches_without_lowering_each_id_and_finds_the_same() -> None:
+    """SQLite's search skips lower() on the ids it scans: its LIKE ignores ASCII case, and its
+    lower() folds nothing else, so the matches are those of lower(id) LIKE, character for character."""
+    ids = ["7BE3d2", "7be3D2", "ÄB12", "äb12", "İx", "ix", "a_b", "a%b", "ﬀ00", "straße"]
+    searches = ["7be3", "7BE3", "ä", "Ä", "ab", "i", "x", "_", "%", "ff", "ss", "ß", "e3d"]
+    as_is = SqliteBackend(Path()).lower_like("?")
+    connection = sqlite3.connect(":memory:")
+    for search in searches:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        for order in ids:
+            found = connection.execute(
+                f"SELECT lower(?) LIKE ? ESCAPE '\\', {as_is}",
+                (order, f"%{escaped}%", order, f"%{escaped}%"),
+            ).fetchone()
+            assert found[0] == found[1], (order, search)
+    connection.close()
+
+
 @pytest.mark.parametrize(
     ("filters", "message"),
     [
@@ -529,6 +608,145 @@ def test_a_decision_keeps_the_suggestion_and_the_latest_counts(store: AppStore) 
     assert (summary.decisions, summary.decided_usd, summary.pending) == (1, Decimal("12.00"), 7)
     assert summary.decided_by_class == {"none": 0, "partial": 1, "full": 0}
     assert store.counts() == {"decisions": 1, "pending": len(ORDERS) - 1}
+
+
+def assert_figures_are_recounts(store: AppStore) -> None:
+    """The kept summary, status counts and locations are what counting every row gives."""
+    summary = store.summary()
+    assert summary == store.summary_recounted()
+    assert store.counts() == {"decisions": summary.decisions, "pending": summary.pending}
+    rows = store.page(limit=10_000).rows
+    assert store.locations() == sorted({row.location for row in rows if row.location is not None})
+    assert store.health()["recommendations"] == len(rows)
+
+
+def assert_totals_are_recounts(store: AppStore) -> None:
+    """Each filter's total and rows are what filtering the whole list gives; decided orders are
+    read whether there are few of them (from the decisions) or many (newest first)."""
+    rows = store.page(limit=10_000).rows
+    for status, refund_class, location in itertools.product(
+        (None, *STATUSES), (None, *SUGGESTION_CLASSES), (None, *store.locations(), "nowhere")
+    ):
+        filters = ListFilters(status=status, refund_class=refund_class, location=location)
+        expected = [
+            row.order_id
+            for row in rows
+            if status in (None, row.status)
+            and refund_class in (None, row.suggestion.refund_class)
+            and location in (None, row.location)
+        ]
+        page = store.page(filters, limit=10_000)
+        assert (page.total, [row.order_id for row in page.rows]) == (len(expected), expected)
+        if status == "applied":  # a page of one: few decided orders count as many
+            assert paged(store, filters, limit=1) == expected
+
+
+def paged(store: AppStore, filters: ListFilters, limit: int) -> list[str]:
+    seen, cursor = [], None
+    while True:
+        page = store.page(filters, cursor, limit=limit)
+        seen += [row.order_id for row in page.rows]
+        if page.next_cursor is None:
+            return seen
+        cursor = page.next_cursor
+
+
+def test_the_kept_figures_follow_syncs_and_decisions(store: AppStore) -> None:
+    """Re-scored orders change class, amount and location (one loses it); orders are decided,
+    decided again differently, and bulk accepted: the figures stay what a recount gives."""
+    assert store.summary() == store.summary_recounted()  # empty
+    synced(store)
+    assert_figures_are_recounts(store)
+    partial, full = ORDERS[PARTIAL], ORDERS[FULL]
+    newest = store.page().rows[0]
+    store.apply_decision(
+        accept_draft(newest.order_id, newest.suggestion, "ann", newest.order_total)
+    )
+    store.apply_decision(DecisionDraft(partial.order_id, Decimal("27.25"), "full", "Cold.", "bob"))
+    store.apply_decision(deny_draft(full.order_id, "ann"))
+    store.apply_decision(deny_draft(full.order_id, "bob"))  # the same class again
+    assert_figures_are_recounts(store)
+    assert store.summary().decided_by_class == {"none": 1, "partial": 0, "full": 1}
+    assert store.bulk_accept(ListFilters(location="chicago"), "cy") == 1
+    assert_figures_are_recounts(store)
+    assert_totals_are_recounts(store)
+
+    recommendations, context = realistic_frames()
+    recommendations = with_values(
+        recommendations,
+        "agent_response",
+        {
+            partial.order_id: agent_response("none", 0.0, "Re-scored."),  # decided, class changes
+            order_id(NOT_JSON): agent_response("partial", 2.5, "Re-scored."),  # error no more
+        },
+    )
+    recommendations = with_values(recommendations, "location", {full.order_id: "bellevue"})
+    recommendations = recommendations.with_columns(
+        pl.when(pl.col("order_id") == order_id(NONE))
+        .then(None)
+        .otherwise(pl.col("location"))
+        .alias("location")
+    )
+    newcomers, newcomer_context = synthetic_frames(30, newest=SCORED_AT + timedelta(hours=1))
+    report = sync_frames(
+        store,
+        pl.concat([recommendations, newcomers]),
+        pl.concat([context, newcomer_context], how="diagonal_relaxed"),
+    )
+    assert report.upserted == 4 + 30
+    assert_figures_are_recounts(store)
+    assert_totals_are_recounts(store)
+    assert sync_frames(store, recommendations, context).upserted == 0
+    assert_figures_are_recounts(store)
+    summary = store.summary()
+    assert (summary.recommendations, summary.decisions, summary.pending) == (38, 3, 35)
+
+
+@pytest.mark.postgres
+def test_large_writes_refresh_postgresqls_statistics_at_once(tmp_path: Path) -> None:
+    """PostgreSQL plans a filtered page by its statistics of the tables: a sync or a bulk accept
+    that changes a tenth of one samples them afresh rather than leave them to autovacuum (SQLite
+    plans without statistics)."""
+    with open_test_store("postgresql", tmp_path / "home") as store:
+        _check_statistics_refresh(store)
+
+
+def _check_statistics_refresh(store: AppStore) -> None:
+
+    def analyzed(table: str) -> object:
+        with store.backend.connect() as connection:
+            return connection.execute(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = %s AND relname = %s",
+                split_name(table),
+            ).fetchone()[0]
+
+    synced(store)  # 8 rows: not worth it
+    store.bulk_accept(ListFilters(location="chicago"), "ann")  # 2 decisions: neither
+    assert analyzed(RECOMMENDATIONS) is None and analyzed(DECISIONS) is None
+    sync_frames(store, *synthetic_frames(200))
+    first = analyzed(RECOMMENDATIONS)
+    assert first is not None
+    sync_frames(store, *synthetic_frames(20, prefix="few"))  # 20 of 208: under 50 + a tenth
+    assert analyzed(RECOMMENDATIONS) == first
+    assert store.bulk_accept(ListFilters(), "ann") > 50
+    assert analyzed(DECISIONS) is not None
+
+
+def test_a_store_made_before_the_counts_tables_is_counted_when_opened(store: AppStore) -> None:
+    synced(store)
+    store.apply_decision(deny_draft(order_id(FULL), "ann"))
+    store.apply_decision(DecisionDraft(order_id(FULL), Decimal("3.00"), "partial", "Late.", "bob"))
+    store.bulk_accept(ListFilters(refund_class="none"), "ann")
+    before = store.summary()
+    connection = store.backend.connect()
+    for table in (RECOMMENDATION_COUNTS, DECISION_COUNTS):
+        connection.execute(f"DROP TABLE {table}")
+    connection.close()
+    with AppStore(store.backend) as reopened:
+        reopened.ensure_schema()  # what open_store does
+        assert reopened.summary() == before == reopened.summary_recounted()
+        reopened.ensure_schema()  # counted once: a second open changes nothing
+        assert reopened.summary() == before
 
 
 def test_text_is_stored_verbatim(store: AppStore) -> None:
@@ -731,6 +949,7 @@ def test_sync_from_another_process_while_decisions_are_written(store: AppStore) 
     decided = {decision.id for decision in store.decisions()}
     assert {decision.id for decision in written} <= decided
     assert store.summary().recommendations == len(ORDERS) + batches * batch_size
+    assert_figures_are_recounts(store)  # each writer kept its counts under the other's feet
 
 
 def test_threads_share_one_store_safely(store: AppStore) -> None:
@@ -760,6 +979,49 @@ def test_threads_share_one_store_safely(store: AppStore) -> None:
         thread.join()
     assert failures == []
     assert store.counts()["decisions"] == 30
+    assert_figures_are_recounts(store)
+
+
+def test_two_reviewers_deciding_the_same_orders_at_once_keep_the_figures(store: AppStore) -> None:
+    """Two connections (two reviewers' apps) decide, re-decide and bulk accept the same orders
+    at the same time: each decision moves its order between classes exactly once."""
+    sync_frames(store, *synthetic_frames(120))
+    order_ids = [row.order_id for row in store.page(ListFilters(refund_class="none")).rows]
+    failures: list[BaseException] = []
+
+    def review(reviewer: AppStore, name: str, draft: Callable[[str], DecisionDraft]) -> None:
+        try:
+            for order in order_ids:
+                reviewer.apply_decision(draft(order))
+            reviewer.bulk_accept(ListFilters(refund_class="partial"), name)
+        except BaseException as failure:  # collected, and asserted on below
+            failures.append(failure)
+        finally:
+            reviewer.close()
+
+    threads = [
+        threading.Thread(target=review, args=(second_handle(store), "ann", deny_draft_by("ann"))),
+        threading.Thread(
+            target=review,
+            args=(
+                second_handle(store),
+                "bob",
+                lambda order: DecisionDraft(order, Decimal("1.50"), "partial", "Late.", "bob"),
+            ),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert_figures_are_recounts(store)
+    summary = store.summary()
+    assert summary.decided_by_class["none"] + summary.decided_by_class["partial"] >= len(order_ids)
+
+
+def deny_draft_by(reviewer: str) -> Callable[[str], DecisionDraft]:
+    return lambda order: deny_draft(order, reviewer)
 
 
 @pytest.mark.slow

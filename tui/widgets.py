@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
@@ -56,8 +57,24 @@ class SummaryBar(Static):
         )
 
 
+class UnmeasuredCell:
+    """A table cell's Text, rendered as it is but offering no measure. DataTable measures every
+    cell of every row added, to size its auto-width columns: at a hundred rows of eight cells a
+    page, the largest part of showing one. RecommendationTable sizes every column itself."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        return self.text.__rich_console__(console, options)
+
+
 class RecommendationTable(DataTable):
-    """One page of recommendations; cells are Text so order ids and reasons show verbatim."""
+    """One page of recommendations; cells are Text so order ids and reasons show verbatim. The
+    columns have fixed widths, the reason's as wide as the widest reason shown so far (what an
+    auto-width column would be), so no cell needs measuring."""
 
     BINDINGS = TABLE_BINDINGS
     FIXED_COLUMNS = (
@@ -72,14 +89,20 @@ class RecommendationTable(DataTable):
     # The reason takes what the fixed columns leave, so a row reads without scrolling sideways.
     MIN_REASON_WIDTH = 16
 
+    REASON_LABEL = "Reason"
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.rows_shown: tuple[RecommendationRow, ...] = ()
+        self.reason_column_width = len(self.REASON_LABEL)
 
     def on_mount(self) -> None:
+        self.add_columns_sized()
+
+    def add_columns_sized(self) -> None:
         for label, width in self.FIXED_COLUMNS:
             self.add_column(label, width=width)
-        self.add_column("Reason")
+        self.add_column(self.REASON_LABEL, width=self.reason_column_width)
 
     def reason_width(self) -> int:
         padding = 2 * self.cell_padding * (len(self.FIXED_COLUMNS) + 1)
@@ -96,22 +119,28 @@ class RecommendationTable(DataTable):
         previous_row = self.cursor_row
         reason_width = self.reason_width()
         self.rows_shown = tuple(rows)
-        self.clear()
+        cells = []
         for row in rows:
             suggestion = row.suggestion
             reason = Text(suggestion.error or suggestion.reason, no_wrap=True)
             reason.truncate(reason_width, overflow="ellipsis")
-            self.add_row(
-                Text(row.scored_ts.strftime("%m-%d %H:%M")),
-                Text(row.order_id),
-                Text(row.location or ""),
-                refund_class(suggestion.refund_class, styles),
-                suggestion_amount(suggestion),
-                Text(row.status, style="bold" if row.status == "pending" else "dim"),
-                decision_label(row.latest_decision, styles),
-                reason,
-                key=row.order_id,
+            self.reason_column_width = max(self.reason_column_width, reason.cell_len)
+            cells.append(
+                (
+                    Text(row.scored_ts.strftime("%m-%d %H:%M")),
+                    Text(row.order_id),
+                    Text(row.location or ""),
+                    refund_class(suggestion.refund_class, styles),
+                    suggestion_amount(suggestion),
+                    Text(row.status, style="bold" if row.status == "pending" else "dim"),
+                    decision_label(row.latest_decision, styles),
+                    reason,
+                )
             )
+        self.clear(columns=True)  # to give the reason column its width
+        self.add_columns_sized()
+        for row, texts in zip(rows, cells, strict=True):
+            self.add_row(*(UnmeasuredCell(text) for text in texts), key=row.order_id)
         order_ids = [row.order_id for row in rows]
         if focus_order_id in order_ids:
             target = order_ids.index(focus_order_id)

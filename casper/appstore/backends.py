@@ -51,6 +51,9 @@ class SqliteBackend:
     name = "sqlite"
     driver_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
     distinct_from = "IS NOT"
+    # A search reads every order id once, keeping the few matches for the page: one serial scan
+    # instead of a count and a newest-first scan (about half the time at a million rows).
+    search_in_one_scan = True
     types = {
         "ts": "TEXT",
         "json": "TEXT",
@@ -97,6 +100,16 @@ class SqliteBackend:
         del conn
         return []  # each schema is an attached file
 
+    def schema_objects(self, conn: sqlite3.Connection) -> set[str]:
+        """The tables and indexes there are, as `schema.name`."""
+        return {
+            f"{schema}.{name}"
+            for schema in SCHEMAS
+            for (name,) in conn.execute(
+                f"SELECT name FROM {schema}.sqlite_master WHERE type IN ('table', 'index')"
+            )
+        }
+
     def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
         return f"CREATE INDEX IF NOT EXISTS {schema}.{name} ON {table} ({columns})"
 
@@ -115,6 +128,12 @@ class SqliteBackend:
         columns = tuple(r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({name})"))
         return Relation(row[0], columns)
 
+    def lower_like(self, column: str) -> str:
+        """`lower(column) LIKE ?`, for a lower-case pattern. SQLite's lower() folds only ASCII
+        letters and its LIKE already ignores their case, so the column as it is matches the same
+        rows, without lowering every value of a scan."""
+        return f"{column} LIKE ? ESCAPE '\\'"
+
     @contextmanager
     def schema_transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
         with self.write_transaction(conn, lock_table=""):
@@ -132,6 +151,12 @@ class SqliteBackend:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def lock_table(self, conn: sqlite3.Connection, table: str) -> None:
+        del conn, table  # SQLite locks whole files, not tables: BEGIN IMMEDIATE locks them all
+
+    def refresh_statistics(self, conn: sqlite3.Connection, table: str) -> None:
+        del conn, table  # the store never runs ANALYZE: SQLite plans by its fixed rules
 
     @contextmanager
     def read_snapshot(self, conn: sqlite3.Connection) -> Iterator[None]:
@@ -195,6 +220,10 @@ class PostgresBackend:
     name = "postgresql"
     driver_errors: tuple[type[Exception], ...] = (psycopg.Error,)
     distinct_from = "IS DISTINCT FROM"
+    # A search's count(*) runs on parallel workers and its newest-first page stops at a page of
+    # matches: faster than one scan kept to a single process by its LIMIT (350 + 50 ms against
+    # 475 ms at a million rows).
+    search_in_one_scan = False
     types = {
         "ts": "TIMESTAMP",
         "json": "JSONB",
@@ -239,6 +268,16 @@ class PostgresBackend:
         }
         return [f"CREATE SCHEMA IF NOT EXISTS {s}" for s in SCHEMAS if s not in present]
 
+    def schema_objects(self, conn: psycopg.Connection) -> set[str]:
+        """The tables and indexes there are, as `schema.name`."""
+        rows = conn.execute(
+            "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname = ANY(%s) "
+            "UNION ALL "
+            "SELECT schemaname || '.' || indexname FROM pg_indexes WHERE schemaname = ANY(%s)",
+            (list(SCHEMAS), list(SCHEMAS)),
+        )
+        return {name for (name,) in rows}
+
     def index_ddl(self, schema: str, table: str, name: str, columns: str) -> str:
         return f"CREATE INDEX IF NOT EXISTS {name} ON {schema}.{table} ({columns})"
 
@@ -261,6 +300,10 @@ class PostgresBackend:
         kind = {"v": "view", "m": "view", "i": "index"}.get(row[0], "table")
         return Relation(kind, tuple(c[0] for c in columns))
 
+    def lower_like(self, column: str) -> str:
+        """`lower(column) LIKE ?`, for a lower-case pattern."""
+        return f"lower({column}) LIKE ? ESCAPE '\\'"
+
     @contextmanager
     def schema_transaction(self, conn: psycopg.Connection) -> Iterator[None]:
         # Two processes starting at once would race on CREATE ... IF NOT EXISTS; the advisory
@@ -274,8 +317,18 @@ class PostgresBackend:
         # The table lock serialises writers of the same table (two syncs, or two bulk accepts)
         # the way SQLite's file lock does, while readers carry on.
         with conn.transaction():
-            conn.execute(f"LOCK TABLE {lock_table} IN SHARE ROW EXCLUSIVE MODE")
+            self.lock_table(conn, lock_table)
             yield
+
+    def lock_table(self, conn: psycopg.Connection, table: str) -> None:
+        """Within a transaction: wait for, then keep out, the table's other writers."""
+        conn.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
+    def refresh_statistics(self, conn: psycopg.Connection, table: str) -> None:
+        """The planner's statistics of `table`, sampled afresh. Planned on none, a freshly filled
+        table's filtered page sorts every matching row (half a second at a million) instead of
+        reading the newest-first index until a page is full (a millisecond)."""
+        conn.execute(f"ANALYZE {table}")
 
     @contextmanager
     def read_snapshot(self, conn: psycopg.Connection) -> Iterator[None]:

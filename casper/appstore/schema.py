@@ -1,5 +1,7 @@
 """The app store's tables, rendered for either backend.
 
+Every table is named once, by the constants below, and the DDL refers to them.
+
 `recommender.app_recommendations` is the synced copy of the warehouse's refund_recommendations, keyed
 by order_id, with the suggestion parsed once at sync time so the list can filter and sum by class.
 `recommender.order_context` holds what the detail screen shows about the order. `refunds.refund_decisions`
@@ -10,7 +12,15 @@ Lakebase it is the synced table Databricks keeps from refund_recommendations (it
 table's, so it cannot hold ours: engines/databricks/lakebase.py); in a store of our own it is a view
 over app_recommendations with the columns both share, so queries written for the reference read it
 on every engine. A store made before the split, whose pg_recommendations was this table, is
-migrated by renaming it.
+migrated by renaming it (its indexes are made again under the new name).
+
+Two small tables keep the list's figures so that no screen counts a million rows:
+`recommender.recommendation_counts` holds the recommendations and their suggested amount (in cents)
+by suggested class and location, kept by the sync in the transaction that changes the
+recommendations; `refunds.decision_counts` holds the decided orders and their decided amount by the
+class of each order's latest decision, kept by every decision's transaction. Each lives in its own
+table's schema (on SQLite, its file), so it commits with the rows it counts. A key is present only
+while its count is above zero.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ RECOMMENDATIONS = "recommender.app_recommendations"
 REFERENCE_RECOMMENDATIONS = "recommender.pg_recommendations"
 CONTEXT = "recommender.order_context"
 DECISIONS = "refunds.refund_decisions"
+RECOMMENDATION_COUNTS = "recommender.recommendation_counts"
+DECISION_COUNTS = "refunds.decision_counts"
 
 # Columns copied from the warehouse; a difference in any of them means the recommendation changed.
 RECOMMENDATION_SOURCE_COLUMNS = ("ts", "agent_response", "model_version", "location")
@@ -50,7 +62,7 @@ CONTEXT_COLUMNS = (
 )
 
 _TABLES = """
-CREATE TABLE IF NOT EXISTS recommender.app_recommendations (
+CREATE TABLE IF NOT EXISTS {recommendations} (
     order_id TEXT PRIMARY KEY,
     ts {ts} NOT NULL,
     agent_response TEXT,
@@ -64,7 +76,7 @@ CREATE TABLE IF NOT EXISTS recommender.app_recommendations (
     sync_batch INTEGER NOT NULL,
     synced_ts {ts} NOT NULL
 );
-CREATE TABLE IF NOT EXISTS recommender.order_context (
+CREATE TABLE IF NOT EXISTS {context} (
     order_id TEXT PRIMARY KEY,
     location_title TEXT,
     order_total NUMERIC(10, 2),
@@ -77,7 +89,7 @@ CREATE TABLE IF NOT EXISTS recommender.order_context (
     items TEXT NOT NULL,
     route TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS refunds.refund_decisions (
+CREATE TABLE IF NOT EXISTS {decisions} (
     id {serial_pk},
     order_id TEXT NOT NULL,
     decided_ts {ts} NOT NULL DEFAULT {now},
@@ -87,41 +99,67 @@ CREATE TABLE IF NOT EXISTS refunds.refund_decisions (
     reason TEXT NOT NULL,
     decided_by TEXT,
     source_suggestion {json}
+);
+CREATE TABLE IF NOT EXISTS {recommendation_counts} (
+    suggested_class TEXT NOT NULL,
+    location TEXT,
+    recommendations BIGINT NOT NULL CHECK (recommendations > 0),
+    suggested_cents BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {decision_counts} (
+    refund_class TEXT PRIMARY KEY,
+    orders BIGINT NOT NULL CHECK (orders > 0),
+    amount_cents BIGINT NOT NULL
 )
 """
 
-# (schema, table, index name, columns): newest-first paging, each list filter, change polling,
-# and "the latest decision of an order".
+# (table, index name suffix, columns): newest-first paging, each list filter, change polling, and
+# "the latest decision of an order". An index is named after its table: app_recommendations_ts.
 _INDEXES = (
-    # (the index names are those of the table's first name: a migrated store keeps its indexes)
-    ("recommender", "app_recommendations", "pg_recommendations_ts", "ts, order_id"),
-    (
-        "recommender",
-        "app_recommendations",
-        "pg_recommendations_location_ts",
-        "location, ts, order_id",
-    ),
-    (
-        "recommender",
-        "app_recommendations",
-        "pg_recommendations_class_ts",
-        "suggested_class, ts, order_id",
-    ),
-    ("recommender", "app_recommendations", "pg_recommendations_sync_batch", "sync_batch"),
-    ("refunds", "refund_decisions", "refund_decisions_order_id", "order_id, id"),
+    (RECOMMENDATIONS, "ts", "ts, order_id"),
+    (RECOMMENDATIONS, "location_ts", "location, ts, order_id"),
+    (RECOMMENDATIONS, "class_ts", "suggested_class, ts, order_id"),
+    # both filters at once: a page, or the decided orders counted among the matching rows, reads
+    # the rows that match both rather than those of one, checking the other
+    (RECOMMENDATIONS, "location_class_ts", "location, suggested_class, ts, order_id"),
+    (RECOMMENDATIONS, "sync_batch", "sync_batch"),
+    (DECISIONS, "order_id", "order_id, id"),
 )
+
+
+def split_name(table: str) -> tuple[str, str]:
+    """`schema.table` as (schema, table)."""
+    schema, _, name = table.partition(".")
+    return schema, name
+
+
+def _index_ddl(backend: Backend, table: str, suffix: str, columns: str) -> str:
+    schema, name = split_name(table)
+    return backend.index_ddl(schema, name, f"{name}_{suffix}", columns)
+
+
+def schema_objects() -> set[str]:
+    """The tables and indexes the statements make, each as `schema.name`."""
+    tables = {RECOMMENDATIONS, CONTEXT, DECISIONS, RECOMMENDATION_COUNTS, DECISION_COUNTS}
+    indexes = set()
+    for table, suffix, _ in _INDEXES:
+        schema, name = split_name(table)
+        indexes.add(f"{schema}.{name}_{suffix}")
+    return tables | indexes
 
 
 def reviewer_grants(role: str) -> list[str]:
     """PostgreSQL statements giving `role` what the review app needs in a store another role made
     (on Lakebase: the Databricks App's identity, the tables being the sync job's): read
-    everything, add decisions. UPDATE only because a decision's write transaction locks the table
-    against other writers, which PostgreSQL allows a role that may change it."""
+    everything, add decisions and keep their counts. UPDATE on the decisions only because a
+    decision's write transaction locks the table against other writers, which PostgreSQL allows a
+    role that may change it."""
     quoted = '"' + role.replace('"', '""') + '"'
     return [
         f"GRANT USAGE ON SCHEMA recommender, refunds TO {quoted}",
         f"GRANT SELECT ON ALL TABLES IN SCHEMA recommender TO {quoted}",
         f"GRANT SELECT, INSERT, UPDATE ON {DECISIONS} TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {DECISION_COUNTS} TO {quoted}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA refunds TO {quoted}",
     ]
 
@@ -139,24 +177,37 @@ def create_missing(conn: Any, backend: Backend) -> None:
     table) is there."""
     for statement in backend.schema_ddl(conn):
         conn.execute(statement)
-    old = backend.relation(conn, "recommender", "pg_recommendations")
+    old = backend.relation(conn, *split_name(REFERENCE_RECOMMENDATIONS))
     if (
         old is not None
         and old.kind == "table"
         and "sync_batch" in old.columns  # ours, not a synced table
-        and backend.relation(conn, "recommender", "app_recommendations") is None
+        and backend.relation(conn, *split_name(RECOMMENDATIONS)) is None
     ):
-        conn.execute("ALTER TABLE recommender.pg_recommendations RENAME TO app_recommendations")
-    for statement in _TABLES.format(**backend.types).split(";"):
+        schema, old_name = split_name(REFERENCE_RECOMMENDATIONS)
+        conn.execute(
+            f"ALTER TABLE {REFERENCE_RECOMMENDATIONS} RENAME TO {split_name(RECOMMENDATIONS)[1]}"
+        )
+        for table, suffix, _ in _INDEXES:  # SQLite cannot rename an index: made again below
+            if table == RECOMMENDATIONS:
+                conn.execute(f"DROP INDEX IF EXISTS {schema}.{old_name}_{suffix}")
+    names = {
+        "recommendations": RECOMMENDATIONS,
+        "context": CONTEXT,
+        "decisions": DECISIONS,
+        "recommendation_counts": RECOMMENDATION_COUNTS,
+        "decision_counts": DECISION_COUNTS,
+    }
+    for statement in _TABLES.format(**names, **backend.types).split(";"):
         schema, table = _CREATED.search(statement).group(1, 2)
         if backend.relation(conn, schema, table) is None:
             conn.execute(statement.strip())
-    for schema, table, name, columns in _INDEXES:
-        if backend.relation(conn, schema, name) is None:
-            conn.execute(backend.index_ddl(schema, table, name, columns))
-    if backend.relation(conn, "recommender", "pg_recommendations") is None:
+    for table, suffix, columns in _INDEXES:
+        schema, name = split_name(table)
+        if backend.relation(conn, schema, f"{name}_{suffix}") is None:
+            conn.execute(_index_ddl(backend, table, suffix, columns))
+    if backend.relation(conn, *split_name(REFERENCE_RECOMMENDATIONS)) is None:
+        schema, view = split_name(REFERENCE_RECOMMENDATIONS)
         conn.execute(
-            backend.view_ddl(
-                "recommender", "pg_recommendations", "app_recommendations", REFERENCE_COLUMNS
-            )
+            backend.view_ddl(schema, view, split_name(RECOMMENDATIONS)[1], REFERENCE_COLUMNS)
         )

@@ -4,6 +4,12 @@ No UI code here. One connection per store, shared by the caller's threads under 
 run any method from a worker thread. Driver errors come out as `StoreError`, a rule broken by a
 decision as `InvalidDecision`, a filter neither backend can search by as `InvalidFilter` (a
 `StoreError`), a suggestion replaced under the reviewer as `StaleSuggestion`.
+
+The summary's figures are kept, not counted: the sync and every decision add what they change to
+the small counts tables (casper.appstore.schema) in their own transaction, so a summary costs the
+same at a million recommendations as at ten; `summary_recounted` counts the rows themselves, to
+check them. The figures rely on what the store's writes guarantee: a decision is only written for
+a recommendation the store holds, and the sync never removes a recommendation.
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,12 +45,15 @@ from casper.appstore.records import (
 from casper.appstore.schema import (
     CONTEXT,
     CONTEXT_COLUMNS,
+    DECISION_COUNTS,
     DECISIONS,
     RECOMMENDATION_COLUMNS,
+    RECOMMENDATION_COUNTS,
     RECOMMENDATION_SOURCE_COLUMNS,
     RECOMMENDATIONS,
     create_missing,
     reviewer_grants,
+    schema_objects,
 )
 from casper.appstore.suggestion import REFUND_CLASSES, SUGGESTION_CLASSES, Suggestion, to_cents
 from casper.appstore.text import text_problem
@@ -51,6 +61,8 @@ from casper.errors import CasperError
 from casper.home import CasperHome
 
 PAGE_SIZE = 100
+# A search matching at most this many recommendations is counted and paged from one scan.
+SEARCH_MATCHES_HELD = 1000
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,6 +108,12 @@ _LATEST_DECISION = (
     f"(SELECT max(x.id) FROM {DECISIONS} x WHERE x.order_id = r.order_id)"
 )
 _WITH_CONTEXT = f"LEFT JOIN {CONTEXT} c ON c.order_id = r.order_id"
+# The recommendations of decided orders, read from the decided orders (the CROSS JOIN keeps SQLite
+# from turning it around); joined on the condition that follows it.
+_FROM_DECIDED = (
+    f"(SELECT DISTINCT order_id FROM {DECISIONS}) decided CROSS JOIN {RECOMMENDATIONS} r"
+)
+_DECIDED_JOIN = "r.order_id = decided.order_id"
 # A suggestion bulk accept may take: what `accept_draft` would accept, said in SQL.
 _ACCEPTABLE = (
     "r.suggested_class <> 'error' AND trim(r.suggested_reason) <> '' "
@@ -120,6 +138,38 @@ _INSERT_DECISION = (
 )
 
 
+# The counts tables' keys and figures (casper.appstore.schema).
+_RECOMMENDATION_KEY = ("suggested_class", "location")
+_RECOMMENDATION_FIGURES = ("recommendations", "suggested_cents")
+_DECISION_KEY = ("refund_class",)
+_DECISION_FIGURES = ("orders", "amount_cents")
+_LATEST_PER_ORDER = f"d.id IN (SELECT max(id) FROM {DECISIONS} GROUP BY order_id)"
+
+
+def _cents_sql(column: str) -> str:
+    """An amount as whole cents, exact on both backends (SQLite holds NUMERIC as REAL)."""
+    return f"CAST(round({column} * 100) AS BIGINT)"
+
+
+def _cent_count(amount: Any) -> int:
+    return int(to_cents(amount) * 100)
+
+
+class _Tally:
+    """(count, cents) by key: what a write adds to (or, negative, takes from) a counts table."""
+
+    def __init__(self) -> None:
+        self.figures: defaultdict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, key: tuple[Any, ...], count: int, cents: int) -> None:
+        figures = self.figures[key]
+        figures[0] += count
+        figures[1] += cents
+
+    def changes(self) -> Mapping[tuple[Any, ...], list[int]]:
+        return {key: figures for key, figures in self.figures.items() if figures != [0, 0]}
+
+
 def _where(conditions: Sequence[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
@@ -128,23 +178,29 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filter_sql(filters: ListFilters) -> tuple[list[str], list[Any]]:
+def _class_location_sql(filters: ListFilters, prefix: str) -> tuple[list[str], list[Any]]:
+    """The class and location filters, on `prefix`'s columns (the counts tables name them alike)."""
     conditions: list[str] = []
     params: list[Any] = []
+    if filters.refund_class is not None:
+        conditions.append(f"{prefix}suggested_class = ?")
+        params.append(filters.refund_class)
+    if filters.location is not None:
+        conditions.append(f"{prefix}location = ?")
+        params.append(check_filter_text(filters.location, "location", "Location"))
+    return conditions, params
+
+
+def _filter_sql(filters: ListFilters, backend: Backend) -> tuple[list[str], list[Any]]:
+    conditions, params = _class_location_sql(filters, "r.")
     if filters.status == "pending":
         conditions.append(f"NOT {_HAS_DECISION}")
     elif filters.status == "applied":
         conditions.append(_HAS_DECISION)
-    if filters.refund_class is not None:
-        conditions.append("r.suggested_class = ?")
-        params.append(filters.refund_class)
-    if filters.location is not None:
-        conditions.append("r.location = ?")
-        params.append(check_filter_text(filters.location, "location", "Location"))
     # Checked even when blank: a NUL is not blank to strip(), and neither backend may see it.
     check_search(filters.search)
     if filters.search.strip():
-        conditions.append("lower(r.order_id) LIKE ? ESCAPE '\\'")
+        conditions.append(backend.lower_like("r.order_id"))
         params.append(f"%{_escape_like(filters.search.strip().lower())}%")
     return conditions, params
 
@@ -169,6 +225,27 @@ def _source_suggestion(
         "scored_ts": scored_ts.isoformat(sep=" "),
         "agent_response": agent_response,
     }
+
+
+def _usd(cents: Any) -> Decimal:
+    return to_cents(Decimal(int(cents or 0)) / 100)
+
+
+def _summary(suggested: Sequence[tuple], decided: Sequence[tuple], *, pending: int) -> Summary:
+    """The summary from (class, count, cents) rows: suggested by class and decided by class."""
+    suggested_by_class = dict.fromkeys(SUGGESTION_CLASSES, 0)
+    suggested_by_class.update({cls: int(count) for cls, count, _ in suggested})
+    decided_by_class = dict.fromkeys(REFUND_CLASSES, 0)
+    decided_by_class.update({cls: int(count) for cls, count, _ in decided})
+    return Summary(
+        recommendations=sum(suggested_by_class.values()),
+        suggested_by_class=suggested_by_class,
+        suggested_usd=_usd(sum(int(cents or 0) for _, _, cents in suggested)),
+        decisions=sum(decided_by_class.values()),
+        decided_by_class=decided_by_class,
+        decided_usd=_usd(sum(int(cents or 0) for _, _, cents in decided)),
+        pending=pending,
+    )
 
 
 def driver_message(error: Exception) -> str:
@@ -246,9 +323,15 @@ class AppStore:
 
     @_guarded
     def ensure_schema(self) -> None:
-        """Create the schemas, tables and indexes that are missing; safe to run any time."""
+        """Create the schemas, tables and indexes that are missing; safe to run any time. A store
+        made before the counts tables existed has them counted once, here. When nothing is
+        missing, which a look at the catalog tells, nothing waits for a lock: a sync writing
+        meanwhile does not hold up the review app's start."""
+        if schema_objects() <= self.backend.schema_objects(self._conn):
+            return  # each counts table was filled in the transaction that made it
         with self.backend.schema_transaction(self._conn):
             create_missing(self._conn, self.backend)
+            self._count_if_uncounted()
 
     @_guarded
     def grant_reviewer(self, role: str) -> None:
@@ -259,6 +342,59 @@ class AppStore:
         with self.backend.schema_transaction(self._conn):
             for statement in reviewer_grants(role):
                 self._conn.execute(statement)
+
+    def _count_if_uncounted(self) -> None:
+        # A counts table is empty exactly when what it counts is (a key leaves at zero).
+        row = self._one(
+            f"SELECT EXISTS (SELECT 1 FROM {RECOMMENDATIONS}), "
+            f"EXISTS (SELECT 1 FROM {RECOMMENDATION_COUNTS}), "
+            f"EXISTS (SELECT 1 FROM {DECISIONS}), EXISTS (SELECT 1 FROM {DECISION_COUNTS})"
+        )
+        assert row is not None
+        recommendations, recommendations_counted, decisions, decisions_counted = map(bool, row)
+        if recommendations and not recommendations_counted:
+            self.backend.lock_table(self._conn, RECOMMENDATIONS)
+            self._conn.execute(
+                f"INSERT INTO {RECOMMENDATION_COUNTS} "
+                f"({', '.join((*_RECOMMENDATION_KEY, *_RECOMMENDATION_FIGURES))}) "
+                f"SELECT suggested_class, location, count(*), "
+                f"coalesce(sum({_cents_sql('suggested_usd')}), 0) FROM {RECOMMENDATIONS} "
+                "GROUP BY suggested_class, location"
+            )
+        if decisions and not decisions_counted:
+            self.backend.lock_table(self._conn, DECISIONS)
+            self._conn.execute(
+                f"INSERT INTO {DECISION_COUNTS} "
+                f"({', '.join((*_DECISION_KEY, *_DECISION_FIGURES))}) "
+                f"SELECT d.refund_class, count(*), coalesce(sum({_cents_sql('d.amount_usd')}), 0) "
+                f"FROM {DECISIONS} d WHERE {_LATEST_PER_ORDER} GROUP BY d.refund_class"
+            )
+
+    def _add_counts(
+        self, table: str, key: Sequence[str], figures: Sequence[str], tally: _Tally
+    ) -> None:
+        """Add a write's tally to a counts table, within the write's transaction (whose lock keeps
+        the table's other writers out). The table is a row per key, so it is read, added to and
+        written back whole: a few statements however many keys changed."""
+        changes = tally.changes()
+        if not changes:
+            return
+        columns = ", ".join((*key, *figures))
+        held = {
+            tuple(row[: len(key)]): [int(row[-2]), int(row[-1])]
+            for row in self._all(f"SELECT {columns} FROM {table}")
+        }
+        for changed, (count, cents) in changes.items():
+            figures_held = held.setdefault(changed, [0, 0])
+            figures_held[0] += count
+            figures_held[1] += cents
+        self._conn.execute(f"DELETE FROM {table}")
+        marks = ", ".join("?" for _ in (*key, *figures))
+        self.backend.executemany(
+            self._conn,
+            self.backend.sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})"),
+            [(*k, count, cents) for k, (count, cents) in held.items() if count != 0],
+        )
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -299,47 +435,57 @@ class AppStore:
 
     @_guarded
     def summary(self) -> Summary:
+        """The list's figures, from the counts tables: a few rows, whatever the store holds."""
         with self.backend.read_snapshot(self._conn):
             suggested = self._all(
-                f"SELECT suggested_class, count(*), sum(suggested_usd) FROM {RECOMMENDATIONS} "
-                "GROUP BY suggested_class"
+                f"SELECT suggested_class, sum(recommendations), sum(suggested_cents) "
+                f"FROM {RECOMMENDATION_COUNTS} GROUP BY suggested_class"
+            )
+            decided = self._all(f"SELECT refund_class, orders, amount_cents FROM {DECISION_COUNTS}")
+        recommendations = sum(int(count) for _, count, _ in suggested)
+        decisions = sum(int(count) for _, count, _ in decided)
+        # every decided order has a recommendation (see the module's docstring)
+        return _summary(suggested, decided, pending=recommendations - decisions)
+
+    @_guarded
+    def summary_recounted(self) -> Summary:
+        """The summary counted from the recommendations and decisions themselves, reading every
+        row: what `summary` must equal. A check of the kept figures, too slow for a screen."""
+        with self.backend.read_snapshot(self._conn):
+            suggested = self._all(
+                f"SELECT suggested_class, count(*), sum({_cents_sql('suggested_usd')}) "
+                f"FROM {RECOMMENDATIONS} GROUP BY suggested_class"
             )
             decided = self._all(
-                f"SELECT d.refund_class, count(*), sum(d.amount_usd) FROM {DECISIONS} d "
-                f"WHERE d.id IN (SELECT max(id) FROM {DECISIONS} GROUP BY order_id) "
-                "GROUP BY d.refund_class"
+                f"SELECT d.refund_class, count(*), sum({_cents_sql('d.amount_usd')}) "
+                f"FROM {DECISIONS} d WHERE {_LATEST_PER_ORDER} GROUP BY d.refund_class"
             )
             pending = self._scalar(
                 f"SELECT count(*) FROM {RECOMMENDATIONS} r WHERE NOT {_HAS_DECISION}"
             )
-        suggested_by_class = dict.fromkeys(SUGGESTION_CLASSES, 0)
-        suggested_by_class.update({cls: count for cls, count, _ in suggested})
-        decided_by_class = dict.fromkeys(REFUND_CLASSES, 0)
-        decided_by_class.update({cls: count for cls, count, _ in decided})
-        return Summary(
-            recommendations=sum(suggested_by_class.values()),
-            suggested_by_class=suggested_by_class,
-            suggested_usd=to_cents(sum(Decimal(str(usd or 0)) for _, _, usd in suggested)),
-            decisions=sum(decided_by_class.values()),
-            decided_by_class=decided_by_class,
-            decided_usd=to_cents(sum(Decimal(str(usd or 0)) for _, _, usd in decided)),
-            pending=int(pending),
+        return _summary(suggested, decided, pending=int(pending))
+
+    def _held(self) -> tuple[int, int]:
+        """(recommendations, decided orders), from the counts tables."""
+        row = self._one(
+            f"SELECT (SELECT coalesce(sum(recommendations), 0) FROM {RECOMMENDATION_COUNTS}), "
+            f"(SELECT coalesce(sum(orders), 0) FROM {DECISION_COUNTS})"
         )
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     @_guarded
     def counts(self) -> dict[str, int]:
         """For `casper status`: orders with a decision, and recommendations without one."""
         with self.backend.read_snapshot(self._conn):
-            decided = self._scalar(f"SELECT count(DISTINCT order_id) FROM {DECISIONS}")
-            pending = self._scalar(
-                f"SELECT count(*) FROM {RECOMMENDATIONS} r WHERE NOT {_HAS_DECISION}"
-            )
-        return {"decisions": int(decided), "pending": int(pending)}
+            recommendations, decided = self._held()
+        return {"decisions": decided, "pending": recommendations - decided}
 
     @_guarded
     def locations(self) -> list[str]:
         rows = self._all(
-            f"SELECT DISTINCT location FROM {RECOMMENDATIONS} WHERE location IS NOT NULL ORDER BY location"
+            f"SELECT DISTINCT location FROM {RECOMMENDATION_COUNTS} WHERE location IS NOT NULL "
+            "ORDER BY location"
         )
         return [location for (location,) in rows]
 
@@ -356,29 +502,106 @@ class AppStore:
         limit: int = PAGE_SIZE,
     ) -> ListPage:
         """Recommendations newest first, with their latest decision. Keyset paging: the cost of a
-        page does not grow with how deep it is, and a page stays put while new rows arrive on top."""
-        conditions, params = _filter_sql(filters)
-        page_conditions, page_params = list(conditions), list(params)
-        if after is not None:
-            page_conditions.append("(r.ts, r.order_id) < (?, ?)")
-            page_params += [after.ts, after.order_id]
+        page does not grow with how deep it is, and a page stays put while new rows arrive on top.
+        The total comes from the counts tables and the decided orders, not from counting the
+        matching rows, except for a search by order id, which has to read every id: on SQLite, a
+        search with few matches keeps them from that one scan and pages through them alone."""
+        conditions, params = _filter_sql(filters, self.backend)
+        one_scan = self.backend.search_in_one_scan and filters.search.strip()
         with self.backend.read_snapshot(self._conn):
-            rows = self._all(
-                f"SELECT {_ROW_COLUMNS} FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} {_LATEST_DECISION} "
-                f"{_where(page_conditions)} ORDER BY r.ts DESC, r.order_id DESC LIMIT ?",
-                [*page_params, limit + 1],
-            )
-            total = self._scalar(
-                f"SELECT count(*) FROM {RECOMMENDATIONS} r {_where(conditions)}", params
-            )
+            only = self._few_matches(conditions, params) if one_scan else None
+            total = len(only) if only is not None else self._total(filters, conditions, params)
+            rows = self._page_rows(filters, after, limit, only) if total else []
         recommendations = tuple(self._recommendation(row) for row in rows[:limit])
         last = recommendations[-1] if recommendations else None
         has_more = len(rows) > limit and last is not None
         return ListPage(
             rows=recommendations,
-            total=int(total),
+            total=total,
             next_cursor=PageCursor(last.scored_ts, last.order_id) if has_more else None,
         )
+
+    def _few_matches(self, conditions: list[str], params: list[Any]) -> list[str] | None:
+        """The order ids matching `conditions` if there are at most SEARCH_MATCHES_HELD, else None
+        (read no further than one more)."""
+        rows = self._all(
+            f"SELECT r.order_id FROM {RECOMMENDATIONS} r {_where(conditions)} LIMIT ?",
+            [*params, SEARCH_MATCHES_HELD + 1],
+        )
+        return [order_id for (order_id,) in rows] if len(rows) <= SEARCH_MATCHES_HELD else None
+
+    def _page_rows(
+        self,
+        filters: ListFilters,
+        after: PageCursor | None,
+        limit: int,
+        only: Sequence[str] | None = None,
+    ) -> list[tuple]:
+        """A page of `filters`' rows after `after`; of the orders `only`, when given."""
+        source = f"{RECOMMENDATIONS} r"
+        conditions, params = _filter_sql(filters, self.backend)
+        if only is not None:  # a search's few matches: read by their ids
+            conditions.append(f"r.order_id IN ({', '.join('?' for _ in only)})")
+            params += only
+        elif filters.status == "applied" and self._few_decided(limit):
+            # Scanning newest first for decided orders would read nearly every row to find a
+            # page of them: start from the decided orders instead, and sort those.
+            source = _FROM_DECIDED
+            conditions, params = _filter_sql(replace(filters, status=None), self.backend)
+            conditions.insert(0, _DECIDED_JOIN)
+        if after is not None:
+            conditions.append("(r.ts, r.order_id) < (?, ?)")
+            params += [after.ts, after.order_id]
+        return self._all(
+            f"SELECT {_ROW_COLUMNS} FROM {source} {_WITH_CONTEXT} {_LATEST_DECISION} "
+            f"{_where(conditions)} ORDER BY r.ts DESC, r.order_id DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+
+    def _few_decided(self, limit: int) -> bool:
+        """Whether a page of decided orders is read faster from the decided orders (sorting them
+        all) than from the newest-first index (reading about limit * recommendations / decided
+        rows to meet `limit` decided ones): with fewer than sqrt(limit * recommendations)."""
+        recommendations, decided = self._held()
+        return decided * decided <= limit * recommendations
+
+    def _total(self, filters: ListFilters, conditions: list[str], params: list[Any]) -> int:
+        """How many recommendations match `filters` (`conditions` say it in SQL)."""
+        if filters.search.strip():
+            return int(
+                self._scalar(
+                    f"SELECT count(*) FROM {RECOMMENDATIONS} r {_where(conditions)}", params
+                )
+            )
+        keyed, key_params = _class_location_sql(filters, "")
+        held = int(
+            self._scalar(
+                f"SELECT coalesce(sum(recommendations), 0) FROM {RECOMMENDATION_COUNTS} "
+                f"{_where(keyed)}",
+                key_params,
+            )
+        )
+        if filters.status is None:
+            return held
+        decided = self._decided_among(filters, held)
+        return decided if filters.status == "applied" else held - decided
+
+    def _decided_among(self, filters: ListFilters, matching: int) -> int:
+        """How many decided orders match the class and location filters, `matching` of the
+        recommendations doing so: counted from whichever side costs less. A decided order costs
+        a lookup of its recommendation, about three times a matching row read from an index
+        (SQLite, a million rows)."""
+        conditions, params = _class_location_sql(filters, "r.")
+        decided = self._held()[1]
+        if not conditions:
+            return decided  # every decided order has a recommendation
+        if 3 * decided <= matching:
+            source = _FROM_DECIDED
+            conditions = [_DECIDED_JOIN, *conditions]
+        else:
+            source = f"{RECOMMENDATIONS} r"
+            conditions = [*conditions, _HAS_DECISION]
+        return int(self._scalar(f"SELECT count(*) FROM {source} {_where(conditions)}", params))
 
     @_guarded
     def order_detail(self, order_id: str) -> OrderDetail | None:
@@ -437,7 +660,8 @@ class AppStore:
     @_guarded
     def _health_counts(self) -> tuple[int, int, datetime | None]:
         row = self._one(
-            f"SELECT (SELECT count(*) FROM {RECOMMENDATIONS}), (SELECT count(*) FROM {DECISIONS}), "
+            f"SELECT (SELECT coalesce(sum(recommendations), 0) FROM {RECOMMENDATION_COUNTS}), "
+            f"(SELECT count(*) FROM {DECISIONS}), "
             f"(SELECT synced_ts FROM {RECOMMENDATIONS} ORDER BY sync_batch DESC LIMIT 1)"
         )
         assert row is not None
@@ -456,13 +680,14 @@ class AppStore:
         check_draft(draft, None)
         with self.backend.write_transaction(self._conn, DECISIONS):
             current = self._one(
-                f"SELECT {_SUGGESTION_COLUMNS}, c.order_total FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
-                "WHERE r.order_id = ?",
+                f"SELECT {_SUGGESTION_COLUMNS}, c.order_total, d.refund_class, d.amount_usd "
+                f"FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} {_LATEST_DECISION} WHERE r.order_id = ?",
                 [draft.order_id],
             )
             if current is None:
                 raise InvalidDecision("order_id", f"No recommendation for order {draft.order_id}.")
-            refund_class, usd, reason, error, model_version, ts, agent_response, total = current
+            refund_class, usd, reason, error, model_version, ts, agent_response, total = current[:8]
+            latest_class, latest_amount = current[8:]
             suggestion = Suggestion(refund_class, _cents(usd), reason, error)
             if expected is not None and suggestion != expected:
                 raise StaleSuggestion(
@@ -485,6 +710,12 @@ class AppStore:
                     self.backend.json_param(source),
                 ],
             )
+            # the order now counts by this decision, no longer by the one it replaces
+            tally = _Tally()
+            tally.add((draft.refund_class,), 1, _cent_count(draft.amount_usd))
+            if latest_class is not None:
+                tally.add((latest_class,), -1, -_cent_count(latest_amount))
+            self._add_counts(DECISION_COUNTS, _DECISION_KEY, _DECISION_FIGURES, tally)
         return Decision(
             id=int(decision_id),
             order_id=draft.order_id,
@@ -500,7 +731,7 @@ class AppStore:
     def bulk_accept_preview(self, filters: ListFilters) -> BulkAcceptPreview:
         if filters.status == "applied":
             return BulkAcceptPreview(accepted=0, accepted_usd=Decimal("0.00"), skipped=0)
-        conditions, params = _filter_sql(replace(filters, status="pending"))
+        conditions, params = _filter_sql(replace(filters, status="pending"), self.backend)
         row = self._one(
             f"SELECT count(*), sum(CASE WHEN {_ACCEPTABLE} THEN 1 ELSE 0 END), "
             f"sum(CASE WHEN {_ACCEPTABLE} THEN r.suggested_usd END) "
@@ -521,8 +752,9 @@ class AppStore:
         check_decided_by(decided_by)
         if filters.status == "applied":
             return 0
-        conditions, params = _filter_sql(replace(filters, status="pending"))
+        conditions, params = _filter_sql(replace(filters, status="pending"), self.backend)
         with self.backend.write_transaction(self._conn, DECISIONS):
+            decided_before = self._held()[1]
             candidates = self._all(
                 f"SELECT r.order_id, {_SUGGESTION_COLUMNS} FROM {RECOMMENDATIONS} r {_WITH_CONTEXT} "
                 f"{_where([*conditions, _ACCEPTABLE])}",
@@ -556,6 +788,11 @@ class AppStore:
                     )
                 )
             self.backend.executemany(self._conn, self.backend.sql(_INSERT_DECISION), rows)
+            tally = _Tally()  # every candidate was pending: each order is counted anew
+            for _, _, amount, refund_class, *_rest in rows:
+                tally.add((refund_class,), 1, _cent_count(amount))
+            self._add_counts(DECISION_COUNTS, _DECISION_KEY, _DECISION_FIGURES, tally)
+        self._refresh_statistics_if_grown(DECISIONS, len(rows), decided_before)
         return len(rows)
 
     # --- syncing ----------------------------------------------------------------------------
@@ -591,6 +828,7 @@ class AppStore:
                 self.backend.drop_stage(conn, "stage_context")
             if not recommendations:
                 return 0, 0
+            held_before = self._held()[0]
             batch = self._scalar(f"SELECT coalesce(max(sync_batch), 0) + 1 FROM {RECOMMENDATIONS}")
             synced_ts = self._clock()
             self.backend.create_stage(conn, "stage_recommendations", RECOMMENDATIONS)
@@ -604,12 +842,21 @@ class AppStore:
                 f"t.{column} {self.backend.distinct_from} s.{column}"
                 for column in RECOMMENDATION_SOURCE_COLUMNS
             )
-            upserted = int(
-                self._scalar(
-                    f"SELECT count(*) FROM stage_recommendations s LEFT JOIN {RECOMMENDATIONS} t "
-                    f"ON t.order_id = s.order_id WHERE t.order_id IS NULL OR {differs}"
-                )
+            # What the upsert below will write, grouped by what it adds to the counts and what it
+            # takes from them (a replaced row's old class and location): the same condition.
+            writes = self._all(
+                "SELECT s.suggested_class, s.location, t.suggested_class, t.location, count(*), "
+                f"sum({_cents_sql('s.suggested_usd')}), sum({_cents_sql('t.suggested_usd')}) "
+                f"FROM stage_recommendations s LEFT JOIN {RECOMMENDATIONS} t "
+                f"ON t.order_id = s.order_id WHERE t.order_id IS NULL OR {differs} "
+                "GROUP BY s.suggested_class, s.location, t.suggested_class, t.location"
             )
+            tally = _Tally()
+            for new_class, new_location, old_class, old_location, count, new, old in writes:
+                tally.add((new_class, new_location), int(count), int(new or 0))
+                if old_class is not None:  # replaced, not inserted
+                    tally.add((old_class, old_location), -int(count), -int(old or 0))
+            upserted = sum(int(write[4]) for write in writes)
             conn.execute(
                 self._upsert_sql(
                     RECOMMENDATIONS,
@@ -619,7 +866,18 @@ class AppStore:
                 )
             )
             self.backend.drop_stage(conn, "stage_recommendations")
+            self._add_counts(
+                RECOMMENDATION_COUNTS, _RECOMMENDATION_KEY, _RECOMMENDATION_FIGURES, tally
+            )
+        self._refresh_statistics_if_grown(RECOMMENDATIONS, upserted, held_before)
         return upserted, len(recommendations) - upserted
+
+    def _refresh_statistics_if_grown(self, table: str, written: int, before: int) -> None:
+        """After a write of `written` rows to a table that held about `before`: what autovacuum
+        would see to after its nap (by its default rule, 50 rows and a tenth of the table), now,
+        so the list's next query is planned on the rows it will meet."""
+        if written > 50 + before // 10:
+            self.backend.refresh_statistics(self._conn, table)
 
 
 def backend_for(
