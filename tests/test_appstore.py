@@ -150,10 +150,17 @@ def test_a_store_from_before_the_split_keeps_its_rows_and_decisions(
     connection = store.backend.connect()
     sql = store.backend.sql
     try:
-        # back to the old layout: our table under the reference's name, no view
+        # back to the old layout: our table under the reference's name, its index named after
+        # it, no view
         connection.execute("DROP VIEW recommender.pg_recommendations")
+        connection.execute("DROP INDEX recommender.app_recommendations_ts")
         connection.execute(
             sql("ALTER TABLE recommender.app_recommendations RENAME TO pg_recommendations")
+        )
+        connection.execute(
+            store.backend.index_ddl(
+                "recommender", "pg_recommendations", "pg_recommendations_ts", "ts, order_id"
+            )
         )
         if store.backend.name == "postgresql":
             connection.commit()
@@ -168,6 +175,11 @@ def test_a_store_from_before_the_split_keeps_its_rows_and_decisions(
         assert _fetch(again, "SELECT count(*) FROM recommender.pg_recommendations") == [
             (len(before),)
         ]
+        catalog = again.backend.connect()
+        objects = again.backend.schema_objects(catalog)
+        catalog.close()
+        assert "recommender.app_recommendations_ts" in objects  # made again under the new name
+        assert "recommender.pg_recommendations_ts" not in objects
     finally:
         again.close()
 
