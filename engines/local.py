@@ -11,6 +11,20 @@ from casper.engine import LandedFile, LandingSurvey, RegistryTarget
 from casper.home import CasperHome
 from casper.landing import ignored_entry, is_landing_file
 
+
+def release_duckdb_file(path: Path, *, forget: bool = False) -> None:
+    """Close SQLMesh's shared DuckDB adapter of the data file `path`, if it has one, releasing the
+    file's lock (SQLMesh keeps one adapter per data file across contexts, in a class-level cache;
+    a closed adapter's pool reconnects on next use). `forget` also drops it from that cache, so
+    the next context builds its own."""
+    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+
+    adapters = BaseDuckDBConnectionConfig._data_file_to_adapter
+    adapter = adapters.pop(str(path), None) if forget else adapters.get(str(path))
+    if adapter is not None:
+        adapter.close()
+
+
 #: the refund model's registered name in a local MLflow registry
 LOCAL_MODEL_NAME = "caspers_refund_model"
 

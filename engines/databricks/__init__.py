@@ -88,12 +88,9 @@ class DatabricksEngine(Engine):
         """After a tick: SQLMesh's state file released and copied back to the volume."""
         if self.compute is None:
             return
-        from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
+        from engines.local import release_duckdb_file
 
-        local_state = str(self.compute.local_sqlmesh_state(self.home.root))
-        adapter = BaseDuckDBConnectionConfig._data_file_to_adapter.get(local_state)
-        if adapter is not None:
-            adapter.close()
+        release_duckdb_file(self.compute.local_sqlmesh_state(self.home.root))
         self.compute.save_sqlmesh_state(self.home.root)
 
     def warehouse_state(self) -> list[tuple[str, Kind]]:

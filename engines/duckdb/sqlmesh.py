@@ -6,6 +6,7 @@ import functools
 from typing import TYPE_CHECKING
 
 from casper.home import CasperHome
+from engines.local import release_duckdb_file
 
 if TYPE_CHECKING:
     from sqlmesh.core.config import GatewayConfig
@@ -52,23 +53,11 @@ def gateway_config(home: CasperHome, *, wait_seconds: float) -> GatewayConfig:
 
 
 def close_connections(home: CasperHome) -> None:
-    """Release the warehouse file lock held by SQLMesh's shared DuckDB adapter, if any.
-
-    SQLMesh shares one DuckDB adapter per data file across contexts (a class-level cache); closing its
-    pool closes the connection, and the pool reconnects on next use.
-    """
-    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
-
-    adapter = BaseDuckDBConnectionConfig._data_file_to_adapter.get(str(home.warehouse))
-    if adapter is not None:
-        adapter.close()
+    """Release the warehouse file lock held by SQLMesh's shared DuckDB adapter, if any."""
+    release_duckdb_file(home.warehouse)
 
 
 def forget_adapter(home: CasperHome) -> None:
     """Close SQLMesh's shared adapter of the warehouse and drop it from SQLMesh's cache, so the
     next pipeline of this process builds its own (with its own gateway settings, e.g. the wait)."""
-    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
-
-    adapter = BaseDuckDBConnectionConfig._data_file_to_adapter.pop(str(home.warehouse), None)
-    if adapter is not None:
-        adapter.close()
+    release_duckdb_file(home.warehouse, forget=True)

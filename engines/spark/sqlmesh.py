@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casper.home import CasperHome
+from engines.local import release_duckdb_file
 from engines.spark_common.conf import METASTORE_KEY, local_conf
 
 if TYPE_CHECKING:
@@ -61,11 +62,7 @@ def gateway_config(home: CasperHome) -> GatewayConfig:
 
 def close_connections(home: CasperHome) -> None:
     """Release the state file (a DuckDB lock); the Spark session stays up for the next tick."""
-    from sqlmesh.core.config.connection import BaseDuckDBConnectionConfig
-
-    adapter = BaseDuckDBConnectionConfig._data_file_to_adapter.get(str(state_file(home)))
-    if adapter is not None:
-        adapter.close()
+    release_duckdb_file(state_file(home))
 
 
 def shutdown(home: CasperHome) -> None:
