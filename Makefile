@@ -25,10 +25,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/bench_generate.py
-	$(BIN)/python benchmarks/bench_pipeline.py
-	$(BIN)/python benchmarks/bench_demo_latency.py
-	$(BIN)/python benchmarks/bench_appstore.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .casper

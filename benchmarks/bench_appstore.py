@@ -25,7 +25,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/ holds the data builders; and this checkout's packages
 # ruff: noqa: E402  (the imports below need that path)
 
+from benchmarks.report import Figure, report
 from casper.appstore import AppStore, ListFilters, open_store, sync_frames
 from casper.home import CasperHome
 from tests.appstore_fixtures import (
@@ -51,17 +51,6 @@ INTERACTION_MS = 100.0
 FILTERED = ListFilters(status="pending", refund_class="partial", location="chicago")
 SEARCH = ListFilters(search="00ff")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Figure:
-    measure: str
-    ms: float
-    target_ms: float | None  # None: printed as context
-
-    @property
-    def ratio(self) -> float | None:
-        return None if self.target_ms is None else self.ms / self.target_ms
 
 
 def timed(call: Callable[[], T]) -> tuple[T, float]:
@@ -100,12 +89,17 @@ def bench_store(store: AppStore, repeats: int, label: str) -> list[Figure]:
     print(f"  search '{SEARCH.search}' ({found.total:,} match): {spread(searched)} (context)")
     print(f"  summary: {spread(summary)} (context)")
     return [
-        Figure(f"{label} store: first page, max", max(first), INTERACTION_MS),
-        Figure(f"{label} store: pages 2-51, median", statistics.median(deep), INTERACTION_MS),
-        Figure(f"{label} store: pages 2-51, max", max(deep), INTERACTION_MS),
-        Figure(f"{label} store: filtered page, max", max(filtered), INTERACTION_MS),
-        Figure(f"{label} store: search, max", max(searched), None),
-        Figure(f"{label} store: summary, max", max(summary), None),
+        Figure(f"{label} store: first page, max", max(first), "ms", limit=INTERACTION_MS),
+        Figure(
+            f"{label} store: pages 2-51, median",
+            statistics.median(deep),
+            "ms",
+            limit=INTERACTION_MS,
+        ),
+        Figure(f"{label} store: pages 2-51, max", max(deep), "ms", limit=INTERACTION_MS),
+        Figure(f"{label} store: filtered page, max", max(filtered), "ms", limit=INTERACTION_MS),
+        Figure(f"{label} store: search, max", max(searched), "ms", limit=None),
+        Figure(f"{label} store: summary, max", max(summary), "ms", limit=None),
     ]
 
 
@@ -200,7 +194,9 @@ def bench_app(
         ("filter", "filter change (s)", INTERACTION_MS),
     ):
         for how, pick in (("median", statistics.median), ("max", max)):
-            figures.append(Figure(f"{label} app: {name}, {how}", pick(seconds[key]), target))
+            figures.append(
+                Figure(f"{label} app: {name}, {how}", pick(seconds[key]), "ms", limit=target)
+            )
     return figures
 
 
@@ -230,26 +226,6 @@ def postgres_store(rows: int, admin_dsn: str) -> Iterator[Callable[[], AppStore]
         yield lambda: open_store(home, dsn)
 
 
-# --- the table ------------------------------------------------------------------------------
-
-
-def print_table(figures: list[Figure]) -> None:
-    header = ("measure", "figure", "target", "ratio", "met")
-    rows = [
-        (
-            figure.measure,
-            f"{figure.ms:,.1f} ms",
-            "-" if figure.target_ms is None else f"<= {figure.target_ms:.0f} ms",
-            "-" if figure.ratio is None else f"{figure.ratio:.2f}",
-            "-" if figure.ratio is None else ("yes" if figure.ratio <= 1 else "no"),
-        )
-        for figure in figures
-    ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, tuple("-" * width for width in widths), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -273,7 +249,7 @@ def main() -> None:
             figures += bench_app(open_app_store, args.repeats, args.presses, label)
     print()
     print(f"{args.rows:,} recommendations, {os.cpu_count()} cores")
-    print_table(figures)
+    report(figures)
 
 
 if __name__ == "__main__":

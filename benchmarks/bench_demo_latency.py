@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import Figure, report
+
 from casper.demo import BackgroundLoops
 from casper.engine import open_engine
 from casper.home import CasperHome
@@ -89,6 +91,12 @@ def main() -> None:
         f"delivered event written -> visible in the app store, over {len(delays)} live orders "
         f"(speed {args.speed:g}x, tick every {args.every:g} s): median {statistics.median(delays):.2f} s, "
         f"p95 {p95:.2f} s, max {delays[-1]:.2f} s"
+    )
+    report(
+        [
+            Figure("demo: delivered -> in the app store, median", statistics.median(delays), "s"),
+            Figure("demo: delivered -> in the app store, p95", p95, "s"),
+        ]
     )
 
 
