@@ -193,6 +193,11 @@ class Engine(ABC):
     def gateway_config(self) -> GatewayConfig:
         """The SQLMesh gateway that runs the medallion models (and where SQLMesh keeps state)."""
 
+    def cli_gateway_config(self) -> GatewayConfig:
+        """The gateway the `sqlmesh` CLI plans and renders with (models/config.py): by default the
+        one that runs the models; an engine whose models run elsewhere may offer another."""
+        return self.gateway_config()
+
     def release_connections(self) -> None:  # noqa: B027 - most engines hold nothing between ticks
         """Free what a tick held (file locks) so other processes can read between ticks."""
 

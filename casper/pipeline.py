@@ -46,7 +46,7 @@ from casper.settings import Settings
 
 if TYPE_CHECKING:
     from sqlmesh import Context
-    from sqlmesh.core.config import Config
+    from sqlmesh.core.config import Config, GatewayConfig
 
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
 
@@ -123,15 +123,17 @@ def landed_names(engine: Engine) -> set[str]:
     return {landed.name for landed in engine.lander().list()}
 
 
-def sqlmesh_config(engine: Engine, **variables: Any) -> Config:
+def sqlmesh_config(
+    engine: Engine, *, gateway: GatewayConfig | None = None, **variables: Any
+) -> Config:
     """The SQLMesh Config of the engine's gateway (one Config per gateway: loading Spark's starts
-    Spark), named after the engine. `variables` override the project's
-    (e.g. timings_window_minutes=60)."""
+    Spark), named after the engine: `gateway`, default the one that runs the models. `variables`
+    override the project's (e.g. timings_window_minutes=60)."""
     from sqlmesh.core.config import CategorizerConfig, Config, ModelDefaultsConfig, PlanConfig
 
     home = engine.home
     return Config(
-        gateways={engine.name: engine.gateway_config()},
+        gateways={engine.name: gateway or engine.gateway_config()},
         default_gateway=engine.name,
         model_defaults=ModelDefaultsConfig(
             dialect="duckdb",

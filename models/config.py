@@ -2,7 +2,8 @@
 
 `sqlmesh -p models plan` uses `config` (the engine in $CASPER_ENGINE, default duckdb);
 `sqlmesh -p models --config spark_config plan` the Spark one (any registered engine's name works:
-`<name>_config`). Only the requested config is built: loading Spark's starts a JVM. The home is
+`<name>_config`; `databricks_config` plans and renders against the SQL warehouse, see
+engines/databricks/warehouse_gateway.py). Only the requested config is built: loading Spark's starts a JVM. The home is
 $CASPER_HOME (default ./.casper), as for the `casper` CLI; the pipeline itself
 (casper.pipeline.sqlmesh_config) builds the same Config.
 """
@@ -23,4 +24,4 @@ def __getattr__(name: str):
         raise AttributeError(name)
     engine = open_engine(settings)
     engine.home.ensure()
-    return sqlmesh_config(engine)
+    return sqlmesh_config(engine, gateway=engine.cli_gateway_config())

@@ -84,6 +84,17 @@ class DatabricksEngine(Engine):
     def gateway_config(self) -> GatewayConfig:
         return self._job("running the SQLMesh models").gateway_config(self.home.root)
 
+    def cli_gateway_config(self) -> GatewayConfig:
+        """In a job, the models' own gateway; from a laptop, `sqlmesh plan/render` on the SQL
+        warehouse with a read-only copy of the jobs' state (warehouse_gateway.py)."""
+        if self.compute is not None:
+            return self.gateway_config()
+        from engines.databricks.warehouse_gateway import warehouse_gateway_config
+
+        return warehouse_gateway_config(
+            self.client, self.names, self._warehouse_id(), self.home.root
+        )
+
     def release_connections(self) -> None:
         """After a tick: SQLMesh's state file released and copied back to the volume."""
         if self.compute is None:
@@ -100,7 +111,6 @@ class DatabricksEngine(Engine):
     def warehouse(self) -> StatementWarehouse | SessionWarehouse:
         """In a job, the Spark tables through the job's session; from a laptop, counts (for
         status) through the SQL warehouse, the rest of the refund side being the jobs' work."""
-        from casper.manifest import Manifest
         from engines.databricks.statements import StatementWarehouse
 
         if self.compute is not None:
@@ -108,11 +118,17 @@ class DatabricksEngine(Engine):
 
             return SessionWarehouse(self.compute.session)
 
-        warehouse_id = self.settings.databricks_warehouse_id
-        if warehouse_id is None:
-            recorded = [r for r in Manifest.load(self.home.root).resources if r.kind == "warehouse"]
-            warehouse_id = recorded[-1].id if recorded else None
-        return StatementWarehouse(self.client, warehouse_id, self.names.catalog)
+        return StatementWarehouse(self.client, self._warehouse_id(), self.names.catalog)
+
+    def _warehouse_id(self) -> str | None:
+        """The SQL warehouse: the settings' (CASPER_DATABRICKS_WAREHOUSE_ID), else the one `up`
+        created and recorded."""
+        from casper.manifest import Manifest
+
+        if self.settings.databricks_warehouse_id is not None:
+            return self.settings.databricks_warehouse_id
+        recorded = [r for r in Manifest.load(self.home.root).resources if r.kind == "warehouse"]
+        return recorded[-1].id if recorded else None
 
     def score_deliveries(self, model: Any, version: str) -> tuple[int, int]:
         """Refund_Recommender_Stream over the events volume, trigger availableNow, its checkpoint

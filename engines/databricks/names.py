@@ -49,6 +49,12 @@ class WorkspaceNames:
         return f"/Volumes/{self.catalog}/{self.simulator_schema}/{ARTIFACTS_VOLUME}"
 
     @property
+    def sqlmesh_state_path(self) -> str:
+        """SQLMesh's state (a DuckDB file) in the artifacts volume: the lakeflow job keeps it
+        there between runs, the laptop's gateway reads a copy of it."""
+        return f"{self.artifacts_path}/sqlmesh/state.duckdb"
+
+    @property
     def model_name(self) -> str:
         """The refund model in Unity Catalog: catalog.schema.model."""
         return f"{self.catalog}.ai.refund_model"

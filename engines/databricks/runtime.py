@@ -88,7 +88,7 @@ class JobCompute:
 
     @property
     def sqlmesh_state(self) -> Path:
-        return self.artifacts / "sqlmesh" / "state.duckdb"
+        return self.volume_path(self.names.sqlmesh_state_path)
 
     @property
     def generator_state(self) -> Path:
