@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlmesh import Context
+from sqlmesh.utils.errors import SQLMeshError
 
 from casper.engine import open_engine
 from casper.errors import CasperError
@@ -72,16 +73,9 @@ def cli_context(home: Path) -> Context:
 def test_render_before_any_deploy_gives_the_warehouses_sql_with_three_level_names(
     fake: FakeWorkspace, tmp_path
 ):
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("sqlmesh")),
-            "-p", str(models_dir()),
-            "--config", "databricks_config",
-            "render", "lakeflow.gold_order_header", "--dialect", "databricks",
-        ],
-        env={**fake.environ(), "CASPER_HOME": str(tmp_path), "CASPER_DATABRICKS_WAREHOUSE_ID": WAREHOUSE},
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    result = sqlmesh_cli(
+        fake, tmp_path, "render", "lakeflow.gold_order_header", "--dialect", "databricks"
+    )
     assert result.returncode == 0, result.stderr
     rendered = " ".join(result.stdout.split())
     assert "FROM `caspers`.`lakeflow`.`silver_order_items`" in rendered, rendered
@@ -108,11 +102,44 @@ def test_plan_shows_the_changes_and_an_apply_is_refused_before_the_warehouse_is_
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_bytes((tmp_path / STATE_COPY).read_bytes())
     before = state.read_bytes()
-    with pytest.raises(Exception, match="read_only_copy_of_the_jobs_state.*read-only") as refused:
+    with pytest.raises(SQLMeshError, match="plans are applied by the lakeflow job"):
         cli_context(tmp_path).plan(no_prompts=True, auto_apply=True)
-    assert not isinstance(refused.value, WarehouseTouched)
     assert state.read_bytes() == before
     assert not fake.calls_to("PUT", "/api/2.0/fs/files")
+
+    # and should SQLMesh's evaluator be reached another way, the state copy refuses any write
+    context = cli_context(tmp_path)
+    with pytest.raises(Exception, match="read_only_copy_of_the_jobs_state.*read-only") as refused:
+        context.state_sync.push_snapshots(context.plan(no_prompts=True).new_snapshots)
+    assert not isinstance(refused.value, WarehouseTouched)
+
+
+def sqlmesh_cli(fake: FakeWorkspace, home: Path, *args: str, warehouse: bool = True):
+    """The `sqlmesh` command as a user types it, against the fake (its connector is real here:
+    a call to the warehouse would hang this test until the timeout)."""
+    env = {**fake.environ(), "CASPER_HOME": str(home), "CASPER_DATABRICKS_WAREHOUSE_ID": WAREHOUSE}
+    if not warehouse:
+        del env["CASPER_DATABRICKS_WAREHOUSE_ID"]
+    command = [str(Path(sys.executable).with_name("sqlmesh")), "-p", str(models_dir())]
+    return subprocess.run(
+        [*command, "--config", "databricks_config", *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_sqlmesh_cli_refuses_an_apply_and_a_missing_warehouse_in_one_line(
+    fake: FakeWorkspace, tmp_path
+):
+    applied = sqlmesh_cli(fake, tmp_path, "plan", "--auto-apply", "--no-prompts")
+    assert applied.returncode == 1
+    assert "Error: plans are applied by the lakeflow job" in applied.stdout + applied.stderr
+    assert "Traceback" not in applied.stdout + applied.stderr
+    unnamed = sqlmesh_cli(fake, tmp_path, "render", "lakeflow.all_events", warehouse=False)
+    assert unnamed.returncode == 1
+    assert unnamed.stderr.strip().splitlines() == [
+        "Error: no SQL warehouse for the databricks gateway: `casper up --engine databricks` "
+        "creates one, or name yours with CASPER_DATABRICKS_WAREHOUSE_ID"
+    ]
 
 
 def tables_in(state: Path) -> set[str]:

@@ -8,8 +8,9 @@ state in a DuckDB file in the artifacts volume. This gateway reads a copy of tha
 afresh each time the config is built, opened read-only: `render` shows the SQL the warehouse would
 run (three-level names, the databricks dialect) and `plan` shows what differs between the project on
 the laptop and what the jobs have built. Applying a plan from here is refused before anything is
-written: the state copy is read-only, and SQLMesh records a plan's snapshots in the state before it
-touches a table. Two writers of one state file (this laptop and the scheduled lakeflow job) would
+written: the gateway's scheduler refuses to evaluate a plan (one line from the sqlmesh CLI), and
+behind it the state copy is read-only (SQLMesh records a plan's snapshots in the state before it
+touches a table; `sqlmesh run` fails on that too). Two writers of one state file (this laptop and the scheduled lakeflow job) would
 lose each other's changes, and the landing files are read only by the job (its Spark session reads
 the volume's FUSE path); changed models reach the workspace with `casper up --engine databricks`,
 whose lakeflow run plans and applies them.
@@ -29,6 +30,9 @@ from urllib.parse import urlparse
 from pydantic import Field
 from sqlmesh.core.config import DatabricksConnectionConfig, DuckDBConnectionConfig, GatewayConfig
 from sqlmesh.core.config.connection import DuckDBAttachOptions
+from sqlmesh.core.config.scheduler import BuiltInSchedulerConfig
+from sqlmesh.core.plan.evaluator import PlanEvaluator
+from sqlmesh.utils.errors import SQLMeshError
 
 from engines.databricks.client import DatabricksError, workspace_errors
 from engines.databricks.names import WorkspaceNames
@@ -61,6 +65,7 @@ def warehouse_gateway_config(
         )
     state = download_state(client, names, home / STATE_COPY)
     return GatewayConfig(
+        scheduler=PlanOnlyScheduler(),
         connection=_connection(client, names, warehouse_id),
         state_connection=DuckDBConnectionConfig(
             catalogs={
@@ -70,6 +75,25 @@ def warehouse_gateway_config(
         ),
         test_connection=DuckDBConnectionConfig(),
     )
+
+
+APPLY_REFUSED = (
+    "plans are applied by the lakeflow job, the only writer of the jobs' SQLMesh state; this "
+    "gateway shows plans and renders models: deploy changed models with `casper up --engine databricks`"
+)
+
+
+class RefusingPlanEvaluator(PlanEvaluator):
+    def evaluate(self, plan, circuit_breaker=None) -> None:
+        raise SQLMeshError(APPLY_REFUSED)
+
+
+class PlanOnlyScheduler(BuiltInSchedulerConfig):
+    """SQLMesh's own scheduler, except that applying a plan is one clear error (the sqlmesh CLI
+    prints a SQLMeshError as one line); the read-only state copy backs it up."""
+
+    def create_plan_evaluator(self, context) -> PlanEvaluator:
+        return RefusingPlanEvaluator()
 
 
 def download_state(client: WorkspaceClient, names: WorkspaceNames, target: Path) -> Path:
