@@ -8,10 +8,13 @@ are the menu the items refer to (brand_locations.parquet is not used).
 
 `expand` turns rows into our events as the reference's replay (data/canonical's notebook) builds
 them: the body per event type from those columns (order_created: customer_lat, customer_lon,
-customer_addr, items with id, category_id, menu_id, brand_id, name, price, qty; driver_picked_up:
-route_points, no eta_mins; driver_ping: progress_pct, loc_lat, loc_lon; delivered: delivered_lat,
-delivered_lon from the customer's position; the rest `{}`; a field that is null is left out), the
-location its location_code, gk_id `gk-<location_code>` (as the generator names a kitchen). Where
+customer_addr, items; driver_picked_up: route_points, no eta_mins; driver_ping: progress_pct,
+loc_lat, loc_lon; delivered: delivered_lat, delivered_lon from the customer's position; the rest
+`{}`; a field that is null is left out), the location its location_code, gk_id `gk-<location_code>`
+(as the generator names a kitchen). One difference: items and route_points are items_json and
+route_json as written (the reference's generator writes the items with id, category_id, menu_id,
+brand_id, name, price, qty, which is what its Spark replay re-serialises them to; here they keep
+the file's spacing, and a key beyond those would stay). Where
 the reference draws a fresh uuid4 per event and run, the event_id here is a uuid5 of (order_id with
 its loop suffix, event type, sequence): a replay landed twice lands the same events.
 
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -65,16 +67,6 @@ BODY_COLUMNS = {
     "ping_lon": pl.Float64,
     "ping_progress": pl.Float64,
 }
-#: an item of an order_created body: its fields in the reference's order, and their JSON types
-ITEM_FIELDS = (
-    ("id", int),
-    ("category_id", int),
-    ("menu_id", int),
-    ("brand_id", int),
-    ("name", str),
-    ("price", float),
-    ("qty", int),
-)
 #: the namespace of the event ids derived here
 EVENT_ID_NAMESPACE = uuid.UUID("6f0d3b58-8a54-5c4e-9d0b-3c6a1f0e2b71")
 #: where each simulator table comes from: file, then (our column, its columns in the file, the
@@ -245,67 +237,49 @@ def _compact_json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _number(value: object, kind: type) -> object:
-    """A JSON value of the reference's type for an item field, or None (the field is left out)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if kind is int:
-        return value if isinstance(value, int) else None
-    if kind is float:
-        if isinstance(value, int | float) and math.isfinite(value):
-            return float(value)
-        return None
-    return value if isinstance(value, str) else None
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
-def _item(item: object) -> dict | None:
-    if not isinstance(item, dict):
-        return None
-    fields = ((name, _number(item.get(name), kind)) for name, kind in ITEM_FIELDS)
-    return {name: value for name, value in fields if value is not None}
-
-
-def _order_created_body(lat, lon, addr, items_json) -> str | None:
-    """The body, or None when items_json is not a JSON array."""
-    body: dict[str, object] = {}
-    if lat is not None:
-        body["customer_lat"] = lat
-    if lon is not None:
-        body["customer_lon"] = lon
-    if addr is not None:
-        body["customer_addr"] = addr
-    if items_json is not None:
-        try:
-            items = json.loads(items_json)
-        except ValueError:
-            return None
-        if not isinstance(items, list):
-            return None
-        body["items"] = [_item(item) for item in items]
-    return _compact_json(body)
-
-
-def _picked_up_body(route_json) -> str | None:
-    """The body, or None when route_json is not a JSON array."""
-    if route_json is None:
-        return "{}"
+def _is_array(text: str | None) -> bool:
+    if text is None:
+        return True
     try:
-        route = json.loads(route_json)
+        value = json.loads(text, parse_constant=_reject_constant)
     except ValueError:
-        return None
-    if not isinstance(route, list):
-        return None
-    points = [
-        [_number(x, float) for x in point] if isinstance(point, list) else None for point in route
-    ]
-    return _compact_json({"route_points": points})
+        return False
+    return value is None or isinstance(value, list)
 
 
-def _number_field(name: str, column: str) -> pl.Expr:
+def _json_arrays(column: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """Which values are a JSON array (or null): decoded at once as the reference's schema `dtype`,
+    value by value only when that fails (some value is not one)."""
+    try:
+        column.str.json_decode(dtype)
+    except pl.exceptions.PolarsError:
+        return pl.Series([_is_array(text) for text in column.to_list()], dtype=pl.Boolean)
+    return pl.Series([True] * column.len(), dtype=pl.Boolean)
+
+
+def _member(name: str, column: str) -> pl.Expr:
+    """`"name":<the number>`, or null when the value is (the reference leaves it out)."""
     value = pl.col(column)
     return pl.when(value.is_not_null()).then(
         pl.concat_str([pl.lit(f'"{name}":'), value.cast(pl.String)])
     )
+
+
+def _text_member(name: str, column: str) -> pl.Expr:
+    """`"name":"<the text, escaped>"`, or null when the value is."""
+    value = pl.col(column)
+    text = pl.struct(value.alias(name)).struct.json_encode()
+    return pl.when(value.is_not_null()).then(text.str.slice(1, text.str.len_chars() - 2))
+
+
+def _raw_member(name: str, column: str) -> pl.Expr:
+    """`"name":<the column's JSON text as it is>`, or null."""
+    value = pl.col(column)
+    return pl.when(value.is_not_null()).then(pl.concat_str([pl.lit(f'"{name}":'), value]))
 
 
 def _object(*fields: pl.Expr) -> pl.Expr:
@@ -314,93 +288,119 @@ def _object(*fields: pl.Expr) -> pl.Expr:
     )
 
 
+_ITEMS = pl.List(
+    pl.Struct(
+        {
+            "id": pl.Int64,
+            "category_id": pl.Int64,
+            "menu_id": pl.Int64,
+            "brand_id": pl.Int64,
+            "name": pl.String,
+            "price": pl.Float64,
+            "qty": pl.Int64,
+        }
+    )
+)
+_ROUTE = pl.List(pl.List(pl.Float64))
+
+
 def expand(compact: pl.DataFrame, codes: dict[int, str]) -> pl.DataFrame:
     """Our events from the compact rows (see the module docstring): columns event_type, ts_us,
     gk_id, location, order_id, sequence, body, replay_unmapped (the column that could not be
-    mapped, else null), raw (such a row's own columns as JSON), id_key (what its event_id is
-    derived from, with the order id); sorted by (ts_us, order_id, sequence)."""
+    mapped, else null), raw (such a row's own columns as JSON members), id_key (what its event_id
+    is derived from, with the order id); sorted by (ts_us, order_id, sequence). items_json and
+    route_json go into the body as they are written (valid JSON arrays; the reference's
+    generator writes them with the reference's fields, in its order)."""
     frame = compact.with_columns(
         event_type=pl.col("event_type_id").replace_strict(
             EVENT_TYPE_IDS, default=None, return_dtype=pl.String
         ),
         location=pl.col("location_id").replace_strict(codes, default=None, return_dtype=pl.String),
     )
-    simple = (
-        pl.when(pl.col("event_type") == "driver_ping")
+    kind = pl.col("event_type")
+    created, picked = kind == "order_created", kind == "driver_picked_up"
+    items_ok = pl.Series(
+        "items_ok", [True] * frame.height, dtype=pl.Boolean
+    )  # replaced below for order_created rows
+    frame = frame.with_columns(
+        items_ok=items_ok,
+        route_ok=items_ok,
+        _row=pl.int_range(pl.len(), dtype=pl.UInt32),
+    )
+    for flag, condition, column, dtype in (
+        ("items_ok", created, "items_json", _ITEMS),
+        ("route_ok", picked, "route_json", _ROUTE),
+    ):
+        rows = frame.filter(condition)
+        checked = rows.select("_row", _json_arrays(rows[column], dtype).alias("_ok"))
+        frame = (
+            frame.join(checked, on="_row", how="left")
+            .with_columns(pl.coalesce("_ok", flag).alias(flag))
+            .drop("_ok")
+        )
+    body = (
+        pl.when(created)
+        .then(
+            _object(
+                _member("customer_lat", "customer_lat"),
+                _member("customer_lon", "customer_lon"),
+                _text_member("customer_addr", "customer_addr"),
+                _raw_member("items", "items_json"),
+            )
+        )
+        .when(picked)
+        .then(_object(_raw_member("route_points", "route_json")))
+        .when(kind == "driver_ping")
         .then(
             pl.when(pl.col("ping_lat").is_not_null())
             .then(
                 _object(
-                    _number_field("progress_pct", "ping_progress"),
-                    _number_field("loc_lat", "ping_lat"),
-                    _number_field("loc_lon", "ping_lon"),
+                    _member("progress_pct", "ping_progress"),
+                    _member("loc_lat", "ping_lat"),
+                    _member("loc_lon", "ping_lon"),
                 )
             )
             .otherwise(pl.lit("{}"))
         )
-        .when(pl.col("event_type") == "delivered")
+        .when(kind == "delivered")
         .then(
             pl.when(pl.col("customer_lat").is_not_null())
             .then(
                 _object(
-                    _number_field("delivered_lat", "customer_lat"),
-                    _number_field("delivered_lon", "customer_lon"),
+                    _member("delivered_lat", "customer_lat"),
+                    _member("delivered_lon", "customer_lon"),
                 )
             )
             .otherwise(pl.lit("{}"))
         )
         .otherwise(pl.lit("{}"))
     )
-    frame = frame.with_columns(body=simple)
-    # the bodies that parse JSON columns: per row (about one event in seven)
-    created = frame.filter(pl.col("event_type") == "order_created")
-    created_bodies = [
-        _order_created_body(*row)
-        for row in created.select(
-            "customer_lat", "customer_lon", "customer_addr", "items_json"
-        ).iter_rows()
-    ]
-    picked = frame.filter(pl.col("event_type") == "driver_picked_up")
-    picked_bodies = [_picked_up_body(route) for (route,) in picked.select("route_json").iter_rows()]
-    frame = frame.with_columns(_row=pl.int_range(pl.len(), dtype=pl.UInt32))
-    rows = pl.concat(
-        [
-            frame.filter(pl.col("event_type") == "order_created")
-            .select("_row")
-            .with_columns(
-                _parsed=pl.Series(created_bodies, dtype=pl.String),
-                _bad=pl.lit("items_json"),
-            ),
-            frame.filter(pl.col("event_type") == "driver_picked_up")
-            .select("_row")
-            .with_columns(
-                _parsed=pl.Series(picked_bodies, dtype=pl.String),
-                _bad=pl.lit("route_json"),
-            ),
-        ]
-    )
-    frame = frame.join(rows, on="_row", how="left").with_columns(
-        body=pl.when(pl.col("_bad").is_not_null()).then(pl.col("_parsed")).otherwise("body")
-    )
     unmapped = (
-        pl.when(pl.col("event_type").is_null())
+        pl.when(kind.is_null())
         .then(pl.lit("event_type_id"))
         .when(pl.col("location").is_null())
         .then(pl.lit("location_id"))
-        .when(pl.col("body").is_null())
-        .then(pl.col("_bad"))
+        .when(~pl.col("items_ok"))
+        .then(pl.lit("items_json"))
+        .when(~pl.col("route_ok"))
+        .then(pl.lit("route_json"))
     )
-    frame = frame.with_columns(replay_unmapped=unmapped)
-    raw = [
-        _raw_row(row) if row["replay_unmapped"] is not None else None
-        for row in frame.select(_RAW_COLUMNS + ["replay_unmapped"]).iter_rows(named=True)
-    ]
+    frame = frame.with_columns(body=body, replay_unmapped=unmapped)
+    lost = frame.filter(pl.col("replay_unmapped").is_not_null())
+    raw = lost.select(
+        "_row",
+        pl.Series(
+            "raw",
+            [_raw_row(row) for row in lost.select(_RAW_COLUMNS).iter_rows(named=True)],
+            dtype=pl.String,
+        ),
+    )
+    frame = frame.join(raw, on="_row", how="left")
     type_key = pl.coalesce(
         "event_type", pl.concat_str([pl.lit("event_type_id:"), pl.col("_event_type_id_text")])
     )
     return (
         frame.with_columns(
-            raw=pl.Series(raw, dtype=pl.String),
             id_key=pl.concat_str([type_key, pl.col("sequence").cast(pl.String)], separator="|"),
             ts_us=pl.col("ts_seconds") * 1_000_000,
             gk_id=pl.concat_str([pl.lit("gk-"), pl.col("location")]),
@@ -445,26 +445,31 @@ def _raw_row(row: dict) -> str:
     return _compact_json(values)[1:-1]
 
 
+#: the variant bits of a uuid, by the digest's hex digit they replace
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def event_ids(order_ids: pl.Series, id_keys: pl.Series) -> pl.Series:
     """uuid5(EVENT_ID_NAMESPACE, "<order id>|<event type>|<sequence>") of each event (order ids
-    with their loop suffix), as uuid.uuid5 computes it."""
+    with their loop suffix), as uuid.uuid5 writes it."""
     prefix = EVENT_ID_NAMESPACE.bytes
+    sha1 = hashlib.sha1
     ids = []
     for order_id, key in zip(order_ids.to_list(), id_keys.to_list(), strict=True):
-        digest = bytearray(hashlib.sha1(prefix + f"{order_id}|{key}".encode()).digest()[:16])
-        digest[6] = (digest[6] & 0x0F) | 0x50
-        digest[8] = (digest[8] & 0x3F) | 0x80
-        text = digest.hex()
-        ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
+        h = sha1(prefix + f"{order_id}|{key}".encode()).hexdigest()
+        ids.append(f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}")
     return pl.Series("event_id", ids, dtype=pl.String)
 
 
 def encode(batch: pl.DataFrame, columns: tuple[str, ...]) -> bytes:
-    """The landing file's lines for a batch of expanded events (with event_id and ts): an event's
+    """The landing file's lines for a batch of expanded events (with ts, their order ids suffixed;
+    event ids derived here unless given): an event's
     `columns`, or for a row that cannot be mapped {"replay_unmapped": ..., event_id, event_type
     when known, ts, order_id, sequence, then its own columns}."""
     if batch.is_empty():
         return b""
+    if "event_id" not in batch.columns:
+        batch = batch.with_columns(event_id=event_ids(batch["order_id"], batch["id_key"]))
     lines = batch.select(pl.struct(list(columns)).struct.json_encode()).to_series().to_list()
     marked = batch.select(
         pl.int_range(pl.len()).alias("i"),

@@ -140,7 +140,7 @@ class ReplaySource:
             self.period_us = self.last_us - self.first_us + LOOP_GAP_US
         # how many earlier loops may still have events when a loop starts
         self.spill = max(0, (self.last_us - self.origin_us) // self.period_us)
-        self._extra = [c for c in ("replay_unmapped", "raw") if c in events.columns]
+        self._extra = [c for c in ("replay_unmapped", "raw", "id_key") if c in events.columns]
         self._loops: dict[int, pl.DataFrame] = {}
 
     @property
@@ -164,16 +164,15 @@ class ReplaySource:
                 ts=pl.from_epoch(pl.col("ts_us") + offset, time_unit="us").dt.strftime(TS_FORMAT),
                 order_id=pl.col("order_id") + suffix,
             )
-            if "id_key" in events.columns:
-                events = events.with_columns(
-                    event_id=reference.event_ids(events["order_id"], events["id_key"])
-                )
-            else:
+            if "event_id" in events.columns:
                 events = events.with_columns(event_id=pl.col("event_id") + suffix)
+            # else a reference dataset's: derived from the suffixed order id when landed (encode)
             keep = k - 2 - self.spill
             self._loops = {
                 **{j: f for j, f in self._loops.items() if j > keep},
-                k: events.select([*EVENT_COLUMNS, "ts_us", *self._extra]),
+                k: events.select(
+                    [c for c in (*EVENT_COLUMNS, "ts_us", *self._extra) if c in events.columns]
+                ),
             }
         return self._loops[k]
 
