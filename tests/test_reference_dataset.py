@@ -171,6 +171,12 @@ def test_every_row_lands_once_and_the_pipeline_reconciles(replayed):
     raw = json.loads(pf.scalar(replayed.home, "SELECT raw_text FROM lakeflow.quarantine "
                                               "WHERE order_id = 'LOST01'"))  # fmt: skip
     assert (raw["location_id"], raw["event_type_id"], raw["customer_addr"]) == (9, 1, "1 Lost Rd")
+    # casper status counts the replay's files as the pipeline does
+    from casper.status import collect_status
+
+    status = collect_status(engine_for(replayed.home))
+    assert status["landed_events"] == status["bronze_events"] + status["quarantined"]
+    assert status["landed_events"] == _compact_count()
 
 
 def test_bodies_are_built_as_the_reference_replay_builds_them(replayed):
@@ -360,3 +366,50 @@ def test_a_resumed_replay_keeps_its_start_day(replayed):
                     check=False)  # fmt: skip
     assert result.returncode == 2
     assert "began with --start-day 1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rows_whose_json_columns_are_not_arrays_are_marked_not_dropped():
+    from casper.generator.reference import expand
+
+    rows = [
+        rf._row(
+            "BADITM", 1, 1, 1_704_100_000, 0, items_json='{"id": 1}', customer_lat=float("nan")
+        ),
+        rf._row("BADRTE", 1, 6, 1_704_100_060, 5, route_json="[[37.1, -122.2], [oops"),
+        rf._row("GOODRT", 2, 6, 1_704_100_120, 5, route_json="[[41.1, -87.2]]"),
+        rf._row("NOITEM", 2, 1, 1_704_100_180, 0, customer_lat=41.5),
+    ]
+    frame = pl.DataFrame(rows, schema=rf.COMPACT_SCHEMA).with_columns(
+        location_id=pl.col("location_id").cast(pl.Int64),
+        event_type_id=pl.col("event_type_id").cast(pl.Int64),
+        sequence=pl.col("sequence").cast(pl.Int64),
+        customer_lat=pl.col("customer_lat").cast(pl.Float64).fill_nan(None),
+        **{c: pl.col(c).cast(pl.Float64) for c in ("customer_lon", "ping_lat", "ping_lon",
+                                                     "ping_progress")},
+        _location_id_text=pl.col("location_id").cast(pl.String),
+        _event_type_id_text=pl.col("event_type_id").cast(pl.String),
+    )  # fmt: skip
+    events = {e["order_id"]: e for e in expand(frame, {1: "sf", 2: "chicago"}).to_dicts()}
+    assert events["BADITM"]["replay_unmapped"] == "items_json"
+    assert json.loads("{" + events["BADITM"]["raw"] + "}")["items_json"] == '{"id": 1}'
+    assert events["BADRTE"]["replay_unmapped"] == "route_json"
+    assert events["GOODRT"]["replay_unmapped"] is None
+    assert json.loads(events["GOODRT"]["body"]) == {"route_points": [[41.1, -87.2]]}
+    # no items_json: no items, as the reference's replay leaves them out; no NaN in any body
+    assert events["NOITEM"]["replay_unmapped"] is None
+    assert json.loads(events["NOITEM"]["body"]) == {"customer_lat": 41.5}
+
+
+def test_seeding_refuses_a_home_with_generated_history(tmp_path):
+    home = tmp_path / "home"
+    casper(home, "generate", "--days", "1", "--locations", "sanfrancisco", "--now", NOW.isoformat())
+    dataset = rf.canonical_dataset(tmp_path / "ds")
+    result = casper(home, "replay", str(dataset), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "holds generated history on the shipped menu catalog" in result.stderr
+    assert not (home / "catalog").exists()
+    # a dataset without menu files only maps locations: it replays beside generated history
+    bare = rf.canonical_dataset(tmp_path / "bare", dimensions=False)
+    casper(home, "replay", str(bare), *FAST)
+    assert (home / "catalog" / "locations.csv").is_file()
+    assert not (home / "catalog" / "brands.csv").exists()
