@@ -179,8 +179,14 @@ def run_replay(
         batch_seconds=batch_seconds,
         encode=source_dataset.encode,
     )
-    if anchor.catchup_us is not None and stream.clock_us < anchor.catchup_us:
-        # the reference's first run: every day up to the present's time of day day N, at once
+    catchup = anchor.catchup_us is not None and stream.clock_us < anchor.catchup_us
+    span = RunSpan(home.generator / f"replay-{name}.span.json")
+    # bounded from where this run stands once caught up (refused before anything lands)
+    until_us = _until(
+        until, sim_minutes, max(stream.clock_us, anchor.catchup_us or stream.clock_us), span
+    )
+    if catchup:
+        # the reference's first run (START_DAY): days 0..N up to the present's time of day, at once
         stream.advance(anchor.catchup_us)
         if stream.flush(everything=True, rows=max(batch_rows, CATCHUP_ROWS)) and on_flush:
             on_flush(
@@ -192,8 +198,6 @@ def run_replay(
                 )
             )
         stream.save()
-    span = RunSpan(home.generator / f"replay-{name}.span.json")
-    until_us = _until(until, sim_minutes, stream.clock_us, span)
     run_streams([stream], stop=stop, until_us=until_us, on_flush=on_flush)
     span.close()  # ended or stopped, not killed: the next run is bounded from where it starts
     return stream
