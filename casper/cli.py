@@ -334,23 +334,55 @@ def live(
 def replay(
     ctx: typer.Context,
     dataset: Annotated[
-        Path, typer.Argument(help="A folder of .ndjson/.json event files, or one file.")
+        Path,
+        typer.Argument(
+            help="A folder of .ndjson/.json event files, or one file; or the reference's canonical "
+            "dataset (a folder with events.parquet, locations.parquet and its dimension files)."
+        ),
     ],
     speed: Annotated[float, typer.Option(help="Simulated seconds per second.")] = 60.0,
+    start_day: Annotated[
+        int | None,
+        typer.Option(
+            "--start-day",
+            min=0,
+            metavar="N",
+            help="The reference's START_DAY: the dataset's day N is today; the first run lands "
+            "days 0..N up to now's time of day at once, then goes on at --speed.",
+        ),
+    ] = None,
     loop: Annotated[
-        bool, typer.Option("--loop", help="Start over after the end, with -N suffixed ids.")
+        bool, typer.Option("--loop", help="Start over after the end, with suffixed order ids.")
     ] = False,
+    loop_style: Annotated[
+        str | None,
+        typer.Option(
+            "--loop-style",
+            metavar="casper|reference",
+            help="casper: loops of the dataset's span, -1, -2, ... on order and event ids; "
+            "reference: loops of its days, -L1, -L2, ... on order ids [default: casper].",
+            show_default=False,
+        ),
+    ] = None,
     until: Annotated[
         str | None, typer.Option(help="Stop at this (shifted) simulated time, ISO UTC.")
     ] = None,
     sim_minutes: SimMinutesOption = None,
     batch_rows: Annotated[int, typer.Option(min=1)] = 10,
     batch_seconds: Annotated[float, typer.Option(min=0.001)] = 1.0,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", help="The present a first run anchors the replay to, ISO UTC [default: now]."
+        ),
+    ] = None,
     engine: EngineOption = None,
 ) -> None:
     """Replay a stored dataset at any speed, shifted to the present; resumable."""
+    from casper.generator.plan import parse_now
     from casper.generator.runs import run_replay
 
+    present = parse_now(now) if now else None
     bound = _engine(ctx, engine)
     stop = _stop_on_signals()
     stream = run_replay(
@@ -363,6 +395,10 @@ def replay(
         batch_seconds=batch_seconds,
         until=_parse_until(until),
         sim_minutes=sim_minutes,
+        start_day=start_day,
+        loop_style=loop_style,
+        now=present,
+        notify=_notice,
         on_flush=lambda p: err.print(
             f"{p.prefix}: simulated {p.sim_time[:19]}, {p.landed_events:,} events landed",
             highlight=False,

@@ -51,6 +51,10 @@ RECORD_CONTRACT = (
     ("order_id", "VARCHAR"),
     ("sequence", "VARCHAR"),
     ("body", "VARCHAR"),
+    # a reference event's integer location id (it has no location, no gk_id), as text
+    ("location_id", "VARCHAR"),
+    # set by `casper replay` on a reference dataset's row it could not map: the column (quarantined)
+    ("replay_unmapped", "VARCHAR"),
     ("body_is_object", "BOOLEAN"),
     ("batch_no", "BIGINT"),
     ("ingested_at", "TIMESTAMP"),
@@ -66,6 +70,8 @@ _TS_FORMAT = re.compile(
 _SEQUENCE = re.compile(r"[0-9]{1,9}")
 #: the top-level fields an event must have (as non-blank text), besides a body
 _REQUIRED = ("event_id", "event_type", "ts", "gk_id", "location", "order_id", "sequence")
+#: the fields of a reference event and of a reference row `casper replay` could not map
+_REFERENCE = ("location_id", "replay_unmapped")
 
 
 #: file readers expand these: a landing file named with one is never read, but quarantined whole
@@ -192,8 +198,13 @@ def _event_time(record: object) -> str | None:
     """The check of landing_records.sql (one reason or none) on a parsed record."""
     if not isinstance(record, dict):
         return None  # invalid_json
-    fields = {name: _as_text(record.get(name)) for name in (*_REQUIRED, "body")}
-    if any(not (fields[name] or "").strip(" ") for name in _REQUIRED) or fields["body"] is None:
+    fields = {name: _as_text(record.get(name)) for name in (*_REQUIRED, *_REFERENCE, "body")}
+    if _given(fields["replay_unmapped"]):
+        return None  # unmapped:<column>
+    # a reference event (an integer location_id, no location, no gk_id): both come from the id
+    derived = ("gk_id", "location") if _given(fields["location_id"]) else ()
+    missing = [name for name in _REQUIRED if name not in derived and not _given(fields[name])]
+    if missing or fields["body"] is None:
         return None  # missing_field
     moment = _instant(fields["ts"])
     if moment is None or not _SEQUENCE.fullmatch(fields["sequence"]):
@@ -204,6 +215,11 @@ def _event_time(record: object) -> str | None:
     if fields["event_type"] not in EVENT_TYPES:
         return None  # unknown_event_type
     return moment
+
+
+def _given(text: str | None) -> bool:
+    """A top-level field the pipeline takes as present: not NULL, not blank (spaces only)."""
+    return bool((text or "").strip(" "))
 
 
 def _is_json(text: str) -> bool:

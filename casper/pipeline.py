@@ -131,6 +131,8 @@ def sqlmesh_config(
     override the project's (e.g. timings_window_minutes=60)."""
     from sqlmesh.core.config import CategorizerConfig, Config, ModelDefaultsConfig, PlanConfig
 
+    from casper.catalog.home import digest as catalog_digest
+
     home = engine.home
     return Config(
         gateways={engine.name: gateway or engine.gateway_config()},
@@ -146,6 +148,8 @@ def sqlmesh_config(
             # the landing macro asks this engine for the landing files (engine_of)
             "casper_engine": engine.name,
             "casper_home": str(home.root),
+            # the fingerprint of the home's catalog: the simulator models name it (macros/catalog.py)
+            "casper_catalog": catalog_digest(home.root),
             "timings_window_minutes": TIMINGS_WINDOW_MINUTES,
             **variables,
         },

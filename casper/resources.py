@@ -29,5 +29,5 @@ def configs_dir() -> Path:
 
 
 def seeds_dir() -> Path:
-    """The menu catalog's CSV files (SQLMesh seeds for simulator.*)."""
+    """The shipped menu catalog's CSV files (the rows of simulator.* unless a home has its own)."""
     return models_dir() / "seeds"

@@ -333,6 +333,10 @@ def bad_lines(order_id: str = "o-bad", when: dt.datetime | None = None) -> list[
         (variant(event_id=f"{order_id}-7", body="not a json object"), "bad_type:body"),
         (variant(event_id=f"{order_id}-8", event_type="teleported"), "unknown_event_type"),
         (variant(event_id=...), "missing_field:event_id"),
+        # a reference dataset's row `casper replay` could not map, whatever else it holds
+        (variant(event_id=f"{order_id}-10", replay_unmapped="location_id"), "unmapped:location_id"),
+        # without a location_id, neither gk_id nor location is derived
+        (variant(event_id=f"{order_id}-11", location=" "), "missing_field:location"),
         # only spaces, tabs and carriage returns make a line blank: a form feed is a record
         ("\x0c", "invalid_json"),
         # a line separator: a record too (a Java regex's $ matches before it)

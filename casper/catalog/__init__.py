@@ -1,7 +1,9 @@
 """The menu catalog: brands, their menus, menu categories and items with prices.
 
-The same four CSV files are SQLMesh seeds, so whatever reads them here must agree with what the
-warehouse sees; `load_catalog` therefore checks them strictly and fails loudly on the first problem.
+The same four CSV files are the warehouse's simulator tables (models/macros/catalog.py, unless a
+home's catalog was seeded from a replayed dataset: casper.catalog.home), so whatever reads them here
+must agree with what the warehouse sees; `load_catalog` therefore checks them strictly and fails
+loudly on the first problem.
 """
 
 from __future__ import annotations

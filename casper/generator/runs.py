@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from casper.catalog import home as home_catalog
 from casper.config import resolve_locations
 from casper.engine import Engine
 from casper.errors import CasperError
@@ -15,7 +16,14 @@ from casper.generator.history import DayResult, HistoryReport, generate_history
 from casper.generator.kitchens import build_kitchens
 from casper.generator.live import live_streams
 from casper.generator.plan import SimulationPlan, effective, load_plan, parse_now, save_plan
-from casper.generator.replay import ReplaySource, dataset_name, load_dataset, replay_shift
+from casper.generator.reference import ReferenceDataset
+from casper.generator.replay import (
+    LOOP_STYLES,
+    ReplaySource,
+    dataset_name,
+    open_dataset,
+    replay_anchor,
+)
 from casper.generator.simulation import from_us, to_us
 from casper.generator.stream import PacedStream, RunSpan, StreamProgress, run_streams
 from casper.home import CasperHome
@@ -47,6 +55,21 @@ def plan_history(
     return plan.validated()
 
 
+#: events per file while a first run with --start-day lands its days at once
+CATCHUP_ROWS = 50_000
+
+
+def _refuse_a_seeded_catalog(home: CasperHome) -> None:
+    """The generator draws orders from the shipped catalog: in a home whose catalog was seeded from
+    a replayed dataset, its item and brand ids would join the dataset's names."""
+    seeded = [n for n in home_catalog.seeded(home.root) if n in home_catalog.MENU_TABLES]
+    if seeded:
+        raise CasperError(
+            f"{home_catalog.catalog_dir(home.root)}: this home's menu catalog was seeded from a "
+            "replayed dataset, and generated orders use the shipped one: generate into another --home"
+        )
+
+
 def run_generate(
     engine: Engine,
     plan: SimulationPlan,
@@ -56,6 +79,7 @@ def run_generate(
     on_plan: Callable[[int], None] | None = None,
     on_day: Callable[[DayResult], None] | None = None,
 ) -> HistoryReport:
+    _refuse_a_seeded_catalog(engine.home)
     home = engine.home.ensure()
     save_plan(home.generator, plan)
     return generate_history(
@@ -84,6 +108,7 @@ def run_live(
     clock: Callable[[], float] = time.monotonic,
 ) -> list[PacedStream]:
     home = engine.home
+    _refuse_a_seeded_catalog(home)
     kitchens = build_kitchens(plan.configs, plan.now_us, home.roads, notify)
     lander = engine.lander()
     lander.sweep()
@@ -114,17 +139,33 @@ def run_replay(
     batch_seconds: float,
     until: dt.datetime | None = None,
     sim_minutes: float | None = None,
+    start_day: int | None = None,
+    loop_style: str | None = None,
+    now: dt.datetime | None = None,
+    notify: Callable[[str], None] | None = None,
     on_flush: Callable[[StreamProgress], None] | None = None,
 ) -> PacedStream:
+    """Replay `dataset` (casper.generator.replay); a reference dataset's dimension files seed the
+    home's catalog first (casper.catalog.home), once."""
     if speed <= 0:
         raise CasperError(f"--speed must be above 0, not {speed:g}")
+    if start_day is not None and start_day < 0:
+        raise CasperError(f"--start-day must be 0 or more, not {start_day}")
+    if loop_style is not None and loop_style not in LOOP_STYLES:
+        raise CasperError(f"--loop-style is {' or '.join(LOOP_STYLES)}, not {loop_style!r}")
     home = engine.home
-    events = load_dataset(dataset)
+    source_dataset = open_dataset(dataset)
+    if source_dataset.reference is not None:
+        _seed_catalog(home, source_dataset.reference, notify)
     name = dataset_name(dataset)
-    shift = replay_shift(
-        home.generator / f"replay-{name}.meta.json", int(events["ts_us"][0]), parse_now(None)
+    anchor = replay_anchor(
+        home.generator / f"replay-{name}.meta.json",
+        source_dataset.events,
+        now or parse_now(None),
+        start_day=start_day,
+        loop_style=loop_style,
     )
-    source = ReplaySource(events, shift, loop)
+    source = ReplaySource(source_dataset.events, anchor.shift_us, loop, anchor.loop_style)
     lander = engine.lander()
     lander.sweep()
     stream = PacedStream(
@@ -136,12 +177,48 @@ def run_replay(
         speed=speed,
         batch_rows=batch_rows,
         batch_seconds=batch_seconds,
+        encode=source_dataset.encode,
     )
+    catchup = anchor.catchup_us is not None and stream.clock_us < anchor.catchup_us
     span = RunSpan(home.generator / f"replay-{name}.span.json")
-    until_us = _until(until, sim_minutes, stream.clock_us, span)
+    # bounded from where this run stands once caught up (refused before anything lands)
+    until_us = _until(
+        until, sim_minutes, max(stream.clock_us, anchor.catchup_us or stream.clock_us), span
+    )
+    if catchup:
+        # the reference's first run (START_DAY): days 0..N up to the present's time of day, at once
+        stream.advance(anchor.catchup_us)
+        if stream.flush(everything=True, rows=max(batch_rows, CATCHUP_ROWS)) and on_flush:
+            on_flush(
+                StreamProgress(
+                    stream.prefix,
+                    from_us(stream.clock_us).isoformat(sep=" "),
+                    stream.landed_events,
+                    stream.files,
+                )
+            )
+        stream.save()
     run_streams([stream], stop=stop, until_us=until_us, on_flush=on_flush)
     span.close()  # ended or stopped, not killed: the next run is bounded from where it starts
     return stream
+
+
+def _seed_catalog(
+    home: CasperHome, dataset: ReferenceDataset, notify: Callable[[str], None] | None
+) -> None:
+    menu = [n for n in dataset.dimensions if n in home_catalog.MENU_TABLES]
+    if menu and load_plan(home.generator) is not None:
+        raise CasperError(
+            f"{dataset.folder}: this home holds generated history on the shipped menu catalog; "
+            "the dataset's menu would give its orders other names: replay it into another --home"
+        )
+    written = home_catalog.write_tables(home.root, dataset.dimensions, str(dataset.folder))
+    if written and notify is not None:
+        tables = ", ".join(f"simulator.{n}" for n in written)
+        notify(
+            f"seeded {tables} from {dataset.folder} ({home_catalog.catalog_dir(home.root)}): "
+            "the next `casper pipeline` loads them"
+        )
 
 
 def _until(

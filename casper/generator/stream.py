@@ -74,6 +74,8 @@ class PacedStream:
     speed: float
     batch_rows: int
     batch_seconds: float
+    #: a batch's landing file (the source's events may carry more than the 8 fields)
+    encode: Callable[[pl.DataFrame], bytes] = to_ndjson
     position: Position = field(init=False)
     files: int = field(init=False, default=0)
     clock_us: int = field(init=False)
@@ -114,7 +116,7 @@ class PacedStream:
         os.replace(temporary, self.checkpoint_path)
 
     def _land(self, batch: pl.DataFrame) -> None:
-        self.lander.land(self.file_name(self.files), to_ndjson(batch))
+        self.lander.land(self.file_name(self.files), self.encode(batch))
         last = batch.row(-1, named=True)
         self.position = Position(last["ts_us"], last["order_id"], last["sequence"])
         self.files += 1
@@ -126,15 +128,17 @@ class PacedStream:
         new = self.source.window(self.fetched, sim_now_us)
         self.clock_us = max(self.clock_us, sim_now_us)
         if new.height:
-            self.pending = pl.concat([self.pending, new])
+            self.pending = new if self.pending.is_empty() else pl.concat([self.pending, new])
             last = new.row(-1, named=True)
             self.fetched = Position(last["ts_us"], last["order_id"], last["sequence"])
 
-    def flush(self, *, everything: bool) -> int:
-        """Land full batches; with `everything`, the remainder too. Returns files landed."""
+    def flush(self, *, everything: bool, rows: int | None = None) -> int:
+        """Land full batches (of `rows` events, default batch_rows); with `everything`, the
+        remainder too. Returns files landed."""
+        rows = rows or self.batch_rows
         landed = 0
-        while self.pending.height >= self.batch_rows or (everything and self.pending.height):
-            batch = self.pending.head(self.batch_rows)
+        while self.pending.height >= rows or (everything and self.pending.height):
+            batch = self.pending.head(rows)
             self.pending = self.pending.slice(batch.height)
             self._land(batch)
             landed += 1

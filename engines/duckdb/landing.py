@@ -14,7 +14,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-FIELDS = ("event_id", "event_type", "ts", "gk_id", "location", "order_id", "sequence", "body")
+#: the top-level fields read as text (casper.landing.RECORD_CONTRACT, in its order)
+FIELDS = (
+    "event_id",
+    "event_type",
+    "ts",
+    "gk_id",
+    "location",
+    "order_id",
+    "sequence",
+    "body",
+    "location_id",
+    "replay_unmapped",
+)
 
 
 def quote(text: str) -> str:
@@ -32,6 +44,8 @@ def records_query(
     fields = ", ".join(f'v[{i + 1}] AS "{f}"' for i, f in enumerate(FIELDS))
     stamp = f"CAST({quote(ingested_at)} AS TIMESTAMP)"
     blank = "chr(32) || chr(9) || chr(10) || chr(13)"
+    # a marker row's raw, read_error, is_object, fields and body_is_object
+    nulls = ", ".join(["NULL"] * (len(FIELDS) + 4))
     return f"""
 WITH read_files AS (
   SELECT parse_filename(filename) AS source_file, content, ltrim(TRY(decode(content)), chr(65279)) AS text
@@ -93,7 +107,7 @@ UNION ALL
 SELECT
   source_file,
   CAST(0 AS BIGINT),
-  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  {nulls},
   CAST({int(batch_no)} AS BIGINT),
   {stamp}
 FROM (VALUES {markers}) AS markers(source_file)

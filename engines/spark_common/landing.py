@@ -25,7 +25,19 @@ import os
 import uuid
 from collections.abc import Sequence
 
-FIELDS = ("event_id", "event_type", "ts", "gk_id", "location", "order_id", "sequence", "body")
+#: the top-level fields read as text (casper.landing.RECORD_CONTRACT, in its order)
+FIELDS = (
+    "event_id",
+    "event_type",
+    "ts",
+    "gk_id",
+    "location",
+    "order_id",
+    "sequence",
+    "body",
+    "location_id",
+    "replay_unmapped",
+)
 
 _views: list[str] = []
 

@@ -13,6 +13,8 @@ every engine:
     is_object   BOOLEAN     raw parsed as a JSON object
     event_id, event_type, ts, gk_id, location, order_id, sequence, body
                 VARCHAR     the 8 top-level fields as text; NULL when absent or JSON null
+    location_id VARCHAR     a reference event's integer location id, as text (it has no location)
+    replay_unmapped VARCHAR the column of a reference dataset's row `casper replay` could not map
     body_is_object BOOLEAN  body holds a JSON object (string-encoded or not)
     batch_no    BIGINT      strictly increasing, one per INSERT (downstream append-only models use it
                             as a watermark: a run processes the batches it has not seen)

@@ -6,11 +6,19 @@
      invalid_utf8, invalid_json_array   the file could not be split into records (one row, raw = file)
      unsupported_file_name              a name with glob characters (* ? [ ] { }): not read (raw = name)
      invalid_json                       the record is not a JSON object
+     unmapped:<column>                  a row of a reference dataset's events.parquet that `casper replay`
+                                        could not map (field replay_unmapped names the column: location_id,
+                                        event_type_id, items_json, route_json); the record holds the row
      missing_field:<f>                  a top-level field is absent, JSON null or blank
      bad_type:sequence                  sequence is not a non-negative integer (e.g. "abc", 1.5)
      bad_type:ts                        ts is not 'YYYY-MM-DD HH:MM:SS[.ffffff]' or not a real instant
      bad_type:body                      body is not a JSON object (string-encoded or not)
      unknown_event_type                 event_type is none of the 8 of SPEC.md section 1
+   A reference event (what the reference's replay writes: an integer location_id, no location, no
+   gk_id) is an event: its location is the code the home's catalog gives its location_id
+   (@location_code, models/macros/catalog.py), else the location_id as given; its gk_id is
+   'gk-' || location, as the generator names a kitchen. An event with both location and location_id
+   keeps its location.
 */
 MODEL (
   name lakeflow.landing_records,
@@ -41,6 +49,19 @@ WITH landed AS (
   SELECT
     *
   FROM @landing_records() AS landed
+), located AS (
+  SELECT
+    *,
+    CASE
+      WHEN (
+        location IS NULL OR TRIM(location) = ''
+      ) AND NOT (
+        location_id IS NULL OR TRIM(location_id) = ''
+      )
+      THEN COALESCE(@location_code(location_id), TRIM(location_id))
+      ELSE location
+    END AS located
+  FROM landed
 ), checked AS (
   SELECT
     *,
@@ -51,15 +72,21 @@ WITH landed AS (
       THEN read_error
       WHEN NOT is_object
       THEN 'invalid_json'
+      WHEN NOT replay_unmapped IS NULL AND TRIM(replay_unmapped) <> ''
+      THEN 'unmapped:' || TRIM(replay_unmapped)
       WHEN event_id IS NULL OR TRIM(event_id) = ''
       THEN 'missing_field:event_id'
       WHEN event_type IS NULL OR TRIM(event_type) = ''
       THEN 'missing_field:event_type'
       WHEN ts IS NULL OR TRIM(ts) = ''
       THEN 'missing_field:ts'
-      WHEN gk_id IS NULL OR TRIM(gk_id) = ''
+      WHEN (
+        gk_id IS NULL OR TRIM(gk_id) = ''
+      ) AND (
+        location_id IS NULL OR TRIM(location_id) = ''
+      )
       THEN 'missing_field:gk_id'
-      WHEN location IS NULL OR TRIM(location) = ''
+      WHEN located IS NULL OR TRIM(located) = ''
       THEN 'missing_field:location'
       WHEN order_id IS NULL OR TRIM(order_id) = ''
       THEN 'missing_field:order_id'
@@ -86,7 +113,7 @@ WITH landed AS (
       )
       THEN 'unknown_event_type'
     END AS reason
-  FROM landed
+  FROM located
 )
 SELECT
   source_file::VARCHAR AS source_file,
@@ -98,8 +125,16 @@ SELECT
     WHEN REGEXP_MATCHES(ts, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?$')
     THEN TRY_CAST(ts AS TIMESTAMP)
   END::TIMESTAMP AS ts,
-  gk_id::VARCHAR AS gk_id,
-  location::VARCHAR AS location,
+  CASE
+    WHEN (
+      gk_id IS NULL OR TRIM(gk_id) = ''
+    ) AND NOT (
+      location_id IS NULL OR TRIM(location_id) = ''
+    )
+    THEN 'gk-' || located
+    ELSE gk_id
+  END::VARCHAR AS gk_id,
+  located::VARCHAR AS location,
   order_id::VARCHAR AS order_id,
   CASE WHEN REGEXP_MATCHES(sequence, '^[0-9]{1,9}$') THEN CAST(sequence AS INTEGER) END::INTEGER AS sequence,
   body::VARCHAR AS body,

@@ -1,6 +1,8 @@
+/* Menu items with their list price (see simulator.brands for where the rows come from). */
 MODEL (
   name simulator.items,
-  kind SEED (path '../../seeds/items.csv'),
+  kind FULL,
+  allow_partials false, /* rebuilt by a plan when the catalog's digest changes, and daily */
   columns (
     item_id INTEGER,
     category_id INTEGER,
@@ -8,7 +10,7 @@ MODEL (
     brand_id INTEGER,
     name VARCHAR,
     description VARCHAR,
-    price DOUBLE /* DOUBLE, not DECIMAL: SQLMesh's Spark seed loader cannot load DECIMAL columns */
+    price DOUBLE /* DOUBLE, as it was a seed's: SQLMesh's Spark seed loader cannot load DECIMAL */
   ),
   grain item_id,
   audits (
@@ -18,3 +20,13 @@ MODEL (
   ),
   description 'Menu items with their list price in USD.'
 );
+
+SELECT
+  item_id,
+  category_id,
+  menu_id,
+  brand_id,
+  name,
+  description,
+  price
+FROM @catalog_rows('items') AS items
