@@ -46,14 +46,22 @@ HomeOption = Annotated[
     ),
 ]
 LocationsOption = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--locations", "-l", help="Config names, comma-separated (sanfrancisco,chicago), or 'all'."
+        "--locations",
+        "-l",
+        help="Config names, comma-separated (sanfrancisco,chicago), or 'all'; a --config file's "
+        "location_name counts as one. Default: all, or only the --config files if any.",
+        show_default=False,
     ),
 ]
 ConfigOption = Annotated[
     list[Path] | None,
-    typer.Option("--config", help="A location config file outside configs/ (repeatable)."),
+    typer.Option(
+        "--config",
+        help="A location config file, e.g. the reference's own (repeatable): it runs, in place "
+        "of the bundled config of the same location_name.",
+    ),
 ]
 EngineOption = Annotated[
     str | None,
@@ -210,7 +218,7 @@ def _parse_until(text: str | None):
 @friendly
 def generate(
     ctx: typer.Context,
-    locations: LocationsOption = "all",
+    locations: LocationsOption = None,
     now: NowOption = None,
     days: DaysOption = None,
     seed: SeedOption = None,
@@ -257,7 +265,7 @@ def generate(
 @friendly
 def live(
     ctx: typer.Context,
-    locations: LocationsOption = "all",
+    locations: LocationsOption = None,
     speed: Annotated[
         float | None,
         typer.Option(min=0.001, help="Simulated seconds per second (overrides speed_up)."),
@@ -290,7 +298,9 @@ def live(
         _notice("no history yet: generating it first")
         plan = plan_history(home, locations=locations, config_files=config or ())
         run_generate(bound, plan, notify=_notice)
-    if locations != "all" or config:
+    if locations is not None or config:
+        # refused, as by generate, when a --config file differs from what its location was made with
+        plan_history(home, locations=locations, config_files=config or ())
         wanted = {c.location_name for c in resolve_locations(locations, config or ())}
         missing = sorted(wanted - {c.location_name for c in plan.configs})
         if missing:
@@ -599,10 +609,11 @@ def up(
             help="Stages to run, comma-separated (their dependencies run too) [default: all]."
         ),
     ] = None,
-    locations: LocationsOption = "all",
+    locations: LocationsOption = None,
     now: NowOption = None,
     days: DaysOption = None,
     seed: SeedOption = None,
+    config: ConfigOption = None,
     engine: EngineOption = None,
     app_store: AppStoreOption = None,
     catalog: CatalogOption = None,
@@ -619,7 +630,9 @@ def up(
         catalog=catalog, events_volume=events_volume, simulator_schema=simulator_schema,
     )  # fmt: skip
     bound.home.ensure()
-    parameters = UpParameters(locations=locations, now=now, days=days, seed=seed)
+    parameters = UpParameters(
+        locations=locations, config_files=tuple(config or ()), now=now, days=days, seed=seed
+    )
     context = StageContext(bound, parameters, Manifest.load(bound.home.root), notify=_notice)
     with err.status("") as spinner:
         run_stages(
@@ -688,8 +701,9 @@ def demo(
         float, typer.Option(min=0.001, help="Simulated seconds per second for live orders.")
     ] = 60.0,
     every: Annotated[float, typer.Option(min=0.1, help="Seconds between pipeline ticks.")] = 3.0,
-    locations: LocationsOption = "all",
+    locations: LocationsOption = None,
     days: DaysOption = None,
+    config: ConfigOption = None,
     app_store: AppStoreOption = None,
     user: Annotated[
         str | None, typer.Option(help="Who decides [default: your login name].")
@@ -700,7 +714,7 @@ def demo(
     from casper.demo import BackgroundLoops
     from tui.app import run_review
 
-    up(ctx, locations=locations, days=days, engine=engine, app_store=app_store)
+    up(ctx, locations=locations, days=days, config=config, engine=engine, app_store=app_store)
     bound = _engine(ctx, engine, app_store)
     loops = BackgroundLoops(bound, speed=speed, every=every).start()
     try:

@@ -10,10 +10,12 @@ to define, an unknown key is an error.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import logging
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -40,13 +42,6 @@ EVENT_BODY_FIELDS: dict[str, tuple[str, ...]] = {
     "delivered": ("delivered_lat", "delivered_lon"),
 }
 EVENT_TYPES = tuple(EVENT_BODY_FIELDS)
-
-# Kitchens of the reference configs, so its files (which name an address, not coordinates) work
-# offline without geocoding.
-KNOWN_KITCHENS: dict[str, tuple[float, float]] = {
-    "160 Spear St, San Francisco, CA 94105": (37.79166, -122.39379),
-    "311 W Monroe St, Chicago, IL 60606": (41.88063, -87.63618),
-}
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +164,14 @@ class LocationConfig(BaseModel):
 
     @property
     def kitchen(self) -> tuple[float, float] | None:
-        """Kitchen (lat, lon): explicit, else a known reference address, else None (needs geocoding)."""
+        """Kitchen (lat, lon): explicit, else a bundled location's (bundled_kitchen), else None.
+
+        resolve_locations writes the bundled coordinates into a config that lacks them; the
+        fallback here keeps a simulation saved before that (simulation.json) routable."""
         if self.kitchen_lat is not None and self.kitchen_lon is not None:
             return (self.kitchen_lat, self.kitchen_lon)
-        return KNOWN_KITCHENS.get(self.gk_location)
+        found = bundled_kitchen(self)
+        return None if found is None else found[1]
 
     @property
     def city(self) -> str:
@@ -256,42 +255,167 @@ def available_locations(directory: Path | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.json"))
 
 
-def resolve_locations(
-    selection: str | Iterable[str] = "all",
-    extra_files: Iterable[Path] = (),
-    directory: Path | None = None,
-) -> list[LocationConfig]:
-    """Configs chosen by file-name list ("sanfrancisco,chicago") or "all", plus explicit files.
+@functools.cache
+def _bundled(folder: Path) -> tuple[tuple[Path, LocationConfig], ...]:
+    return tuple((path, load_config(path)) for path in sorted(folder.glob("*.json")))
 
-    Chosen by file name like the reference; two configs may not share a location_name.
+
+def bundled_kitchen(config: LocationConfig) -> tuple[Path, tuple[float, float], str] | None:
+    """The bundled config (configs/) whose kitchen `config` shares: its path, its (lat, lon) and
+    the key they share, gk_location (looked for first) or location_name; None when none does."""
+    bundled = [(path, c) for path, c in _bundled(configs_dir()) if c.kitchen_lat is not None]
+    for key in ("gk_location", "location_name"):
+        for path, candidate in bundled:
+            if getattr(candidate, key) == getattr(config, key):
+                assert candidate.kitchen_lat is not None and candidate.kitchen_lon is not None
+                return path, (candidate.kitchen_lat, candidate.kitchen_lon), key
+    return None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What resolve_selection chose: the configs to run, in order, and which came from files."""
+
+    configs: tuple[LocationConfig, ...]
+    #: location names whose config is an explicit --config file
+    from_files: frozenset[str]
+
+
+# notes already given (a command may resolve its locations more than once; the demo reloads them)
+_noted: set[str] = set()
+
+
+def _note(message: str) -> None:
+    if message not in _noted:
+        _noted.add(message)
+        log.warning("note: %s", message)  # printed like the unknown-key warnings: one line
+
+
+def _with_kitchen(config: LocationConfig, path: Path, replaced: Path | None) -> LocationConfig:
+    """A --config file's config with kitchen coordinates: its own, else a bundled location's
+    (the reference's files name an address only, and nothing is geocoded offline)."""
+    replacing = None if replaced is None else f"{path} replaces the bundled {replaced}"
+    if config.kitchen_lat is not None:
+        if replacing:
+            _note(replacing)
+        return config
+    found = bundled_kitchen(config)
+    if found is None:
+        raise ConfigError(
+            f"{path}: no kitchen_lat/kitchen_lon, and gk_location {config.gk_location!r} is no "
+            "bundled location's kitchen (addresses are not geocoded): add kitchen_lat and "
+            "kitchen_lon to the file"
+        )
+    source, (lat, lon), key = found
+    if replacing and source == replaced:
+        _note(f"{replacing}, with its kitchen_lat/kitchen_lon {lat}, {lon} (the file has none)")
+    else:
+        _note(
+            f"{replacing or path}: kitchen_lat/kitchen_lon {lat}, {lon} from the bundled "
+            f"{source} (the same {key}; the file has none)"
+        )
+    return config.model_copy(update={"kitchen_lat": lat, "kitchen_lon": lon})
+
+
+def resolve_selection(
+    selection: str | Iterable[str] | None = None,
+    config_files: Iterable[Path] = (),
+    directory: Path | None = None,
+) -> Selection:
+    """The locations a command runs, from its --locations (`selection`) and --config files; every
+    command that takes them resolves them here.
+
+    - A --config file always runs. It replaces the bundled config of the same location_name, which
+      a one-line note says; a file without kitchen coordinates (the reference's have none) takes
+      those of the bundled location of the same location_name, else of the same gk_location (the
+      note says so too), else it is refused.
+    - `selection` (None when --locations is not given): "all" is every bundled location (as
+      replaced); a comma-separated list names bundled config files (`sanfrancisco`, like the
+      reference) or --config locations by location_name; None is "all" without --config files and
+      only the files with them.
+    - Two configs may not share a location_name; every problem is a one-line ConfigError.
     """
     folder = directory or configs_dir()
-    if isinstance(selection, str):
+    if selection is None:
+        names = [] if config_files else ["all"]
+    elif isinstance(selection, str):
         names = [s.strip() for s in selection.split(",") if s.strip()]
     else:
         names = list(selection)
-    extra = [Path(p) for p in extra_files]
-    if names == ["all"]:
-        names = available_locations(folder)
-    elif "all" in names:
+    if "all" in names and names != ["all"]:
         raise ConfigError("locations: use 'all' alone, not inside a list")
-    paths: list[Path] = []
-    for name in names:
-        path = folder / f"{name.removesuffix('.json')}.json"
-        if not path.exists():
+
+    files: dict[str, tuple[Path, LocationConfig]] = {}
+    seen_paths: set[Path] = set()
+    for path in (Path(p) for p in config_files):
+        if path.resolve() in seen_paths:
+            continue  # the same file twice is one location
+        seen_paths.add(path.resolve())
+        config = load_config(path)
+        if config.location_name in files:
+            raise ConfigError(
+                f"{path}: location_name {config.location_name!r} is also used by "
+                f"{files[config.location_name][0]}"
+            )
+        files[config.location_name] = (path, config)
+
+    # in the order named (a --config location by its location_name), then the files not named
+    order: list[Path | str] = []
+    if names == ["all"]:
+        order = [folder / f"{name}.json" for name in available_locations(folder)]
+    for name in names if names != ["all"] else []:
+        name = name.removesuffix(".json")
+        path = folder / f"{name}.json"
+        if name in files:
+            order.append(name)
+        elif path.exists():
+            order.append(path)
+        else:
             known = ", ".join(available_locations(folder)) or "none"
+            given = f" or --config location_name ({', '.join(files)})" if files else ""
             raise ConfigError(
-                f"unknown location {name!r}: no {path.name} in {folder} (known: {known})"
+                f"unknown location {name!r}: no {path.name} in {folder}{given} (known: {known})"
             )
-        paths.append(path)
-    configs = [load_config(p) for p in [*paths, *extra]]
-    seen: dict[str, Path] = {}
-    for path, cfg in zip([*paths, *extra], configs, strict=True):
-        if cfg.location_name in seen:
+    order += [name for name in files if name not in order]
+
+    chosen: dict[str, tuple[Path, LocationConfig]] = {}
+    replaced: dict[str, Path] = {}
+    for slot in dict.fromkeys(order):
+        if isinstance(slot, str):
+            path, config = files[slot]
+        else:
+            path, config = slot, load_config(slot)
+            if config.location_name in files:  # the file's config takes this place
+                replaced[config.location_name] = path
+                path, config = files[config.location_name]
+        if config.location_name in chosen:
+            if chosen[config.location_name][0] == path:
+                continue  # a file named by --locations, or met again as the one replacing
             raise ConfigError(
-                f"{path}: location_name {cfg.location_name!r} is also used by {seen[cfg.location_name]}"
+                f"{path}: location_name {config.location_name!r} is also used by "
+                f"{chosen[config.location_name][0]}"
             )
-        seen[cfg.location_name] = path
-    if not configs:
+        chosen[config.location_name] = (path, config)
+    for path in sorted(folder.glob("*.json")):
+        # a bundled location not chosen is replaced all the same: it is what the file's
+        # location_name would mean without it
+        name = path.stem
+        if name in files and name not in replaced and load_config(path).location_name == name:
+            replaced[name] = path
+    for name in files:
+        path, config = chosen[name]
+        chosen[name] = (path, _with_kitchen(config, path, replaced.get(name)))
+    if not chosen:
         raise ConfigError("no locations chosen")
-    return configs
+    return Selection(
+        configs=tuple(config for _, config in chosen.values()), from_files=frozenset(files)
+    )
+
+
+def resolve_locations(
+    selection: str | Iterable[str] | None = "all",
+    config_files: Iterable[Path] = (),
+    directory: Path | None = None,
+) -> list[LocationConfig]:
+    """resolve_selection's configs."""
+    return list(resolve_selection(selection, config_files, directory).configs)

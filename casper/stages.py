@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from casper.engine import Engine
 from casper.errors import CasperError
@@ -20,7 +21,9 @@ class UpParameters:
     """The generator's parameters (the reference job's CATALOG, EVENTS_VOLUME and SIMULATOR_SCHEMA
     are in the engine's settings)."""
 
-    locations: str = "all"
+    #: --locations (None: not given) and --config, as casper.config.resolve_selection takes them
+    locations: str | None = None
+    config_files: tuple[Path, ...] = ()
     now: str | None = None
     days: int | None = None
     seed: int | None = None
@@ -62,7 +65,14 @@ def land_history(context: StageContext) -> str:
     context.manifest.record("roads/*.routes-*.npz", "glob")
     context.manifest.record("generator", "folder")
     context.manifest.save()
-    plan = plan_history(context.home, locations=p.locations, now=p.now, days=p.days, seed=p.seed)
+    plan = plan_history(
+        context.home,
+        locations=p.locations,
+        config_files=p.config_files,
+        now=p.now,
+        days=p.days,
+        seed=p.seed,
+    )
     report = run_generate(context.engine, plan, notify=context.notify)
     landed = (
         f"{report.events:,} events in {report.files_written} files"

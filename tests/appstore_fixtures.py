@@ -199,6 +199,7 @@ def realistic_frames(
                 "agent_response": order.response,
                 "model_version": model_version,
                 "location": order.location,
+                "order_ts": created,
             }
         )
         p50, p75, p99 = order.percentiles
@@ -251,6 +252,7 @@ def synthetic_frames(
             "agent_response": responses,
             "model_version": [MODEL_VERSION] * count,
             "location": where,
+            "order_ts": [ts - timedelta(minutes=46) for ts in scored],
         }
     )
     context = pl.DataFrame(

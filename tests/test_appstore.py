@@ -184,6 +184,112 @@ def test_a_store_from_before_the_split_keeps_its_rows_and_decisions(
         again.close()
 
 
+def _as_before_order_ts(store: AppStore) -> None:
+    """Back to a store made before order_ts: no such column, the view without it."""
+    connection = store.backend.connect()
+    try:
+        connection.execute("DROP VIEW recommender.pg_recommendations")
+        connection.execute("ALTER TABLE recommender.app_recommendations DROP COLUMN order_ts")
+        connection.execute(
+            store.backend.view_ddl(
+                "recommender",
+                "pg_recommendations",
+                "app_recommendations",
+                ("order_id", "ts", "agent_response", "model_version", "location"),
+            )
+        )
+        if store.backend.name == "postgresql":
+            connection.commit()
+    finally:
+        connection.close()
+
+
+def test_the_reference_view_has_the_reference_columns(store: AppStore) -> None:
+    """order_id, ts, order_ts (when the order was created) and agent_response, as the reference's
+    synced table has them."""
+    recommendations, _ = realistic_frames()
+    synced(store)
+    rows = _fetch(
+        store, "SELECT order_id, ts, order_ts, agent_response FROM recommender.pg_recommendations"
+    )
+    as_time = store.backend.timestamp
+    assert sorted((r[0], as_time(r[1]), as_time(r[2]), r[3]) for r in rows) == sorted(
+        recommendations.select("order_id", "ts", "order_ts", "agent_response").iter_rows()
+    )
+
+
+def test_a_store_from_before_order_ts_gets_it_from_each_orders_context(store: AppStore) -> None:
+    recommendations, context = realistic_frames()
+    synced(store)
+    _as_before_order_ts(store)
+    again = AppStore(store.backend)
+    try:
+        again.ensure_schema()
+        rows = _fetch(again, "SELECT order_id, order_ts FROM recommender.pg_recommendations")
+        created = dict(context.select("order_id", "created_ts").iter_rows())
+        assert {r[0]: again.backend.timestamp(r[1]) for r in rows} == created
+        assert again.backend.relation(again._conn, "recommender", "pg_recommendations").columns == (
+            "order_id",
+            "ts",
+            "agent_response",
+            "model_version",
+            "location",
+            "order_ts",
+        )
+        # the next sync carries order_ts, and finds nothing else changed
+        assert sync_frames(again, recommendations, context).upserted == 0
+    finally:
+        again.close()
+
+
+@pytest.mark.postgres
+def test_a_reader_opens_a_store_from_before_order_ts_that_its_owner_then_updates(
+    tmp_path: Path,
+) -> None:
+    """The review app's role may not alter the sync's tables: it opens the old store as it is (it
+    reads neither order_ts nor the view); the owner's next open adds the column, and the reader
+    keeps what was granted on the view."""
+    import os
+
+    import psycopg
+    from psycopg import sql
+
+    from tests.appstore_fixtures import postgres_dsn
+
+    dsn = postgres_dsn()
+    reader = f"casper_old_reader_{os.getpid()}"
+    role = sql.Identifier(reader)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+    as_reader = psycopg.conninfo.make_conninfo(dsn, user=reader)
+    try:
+        with open_store(CasperHome(tmp_path), dsn) as owner:
+            synced(owner)
+            _as_before_order_ts(owner)
+            owner.grant_reviewer(reader)
+        with open_store(CasperHome(tmp_path), as_reader) as app:
+            assert len(app.page().rows) == len(ORDERS)
+            assert (
+                "order_ts"
+                not in app.backend.relation(app._conn, "recommender", "app_recommendations").columns
+            )
+        with open_store(CasperHome(tmp_path), dsn) as owner:
+            assert (
+                "order_ts"
+                in owner.backend.relation(owner._conn, "recommender", "app_recommendations").columns
+            )
+        with psycopg.connect(as_reader) as conn:
+            (count,) = conn.execute(
+                "SELECT count(order_ts) FROM recommender.pg_recommendations"
+            ).fetchone()
+        assert count == len(ORDERS)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS recommender, refunds CASCADE")
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+
+
 def test_a_synced_table_under_the_reference_name_is_left_as_it_is(store: AppStore) -> None:
     """On Lakebase, pg_recommendations is the table Databricks syncs: the store works beside it."""
     connection = store.backend.connect()

@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from casper.config import ConfigError, load_config, resolve_locations
+from casper.config import ConfigError, load_config, resolve_locations, resolve_selection
 from casper.resources import configs_dir
+
+#: the reference's own files, key for key (SPEC.md section 2): no kitchen coordinates
+REFERENCE_CONFIGS = Path(__file__).parent / "data" / "reference_configs"
+REFERENCE_SF = REFERENCE_CONFIGS / "sanfrancisco.json"
+REFERENCE_CHICAGO = REFERENCE_CONFIGS / "chicago.json"
 
 REFERENCE_SANFRANCISCO = {
     "start_days_ago": 3, "end_days_ahead": 362, "speed_up": 1, "orders_day_1": 50, "orders_last": 1000,
@@ -21,6 +26,12 @@ REFERENCE_SANFRANCISCO = {
     "radius_mi": 4, "driver_mph": 25, "batch_rows": 10, "batch_seconds": 1, "ping_sec": 60,
     "random_seed": 72,
 }  # fmt: skip
+REFERENCE_CHICAGO_KEYS = {
+    **REFERENCE_SANFRANCISCO, "orders_day_1": 60, "orders_last": 950,
+    "svc": {"cs": [2, 1], "sf": [11, 3], "fr": [2, 1], "rp": [5, 2]},
+    "gk_location": "311 W Monroe St, Chicago, IL 60606", "location_name": "chicago",
+    "radius_mi": 3.5, "driver_mph": 22, "random_seed": 42,
+}  # fmt: skip
 
 
 def write(tmp_path: Path, document, name: str = "loc.json") -> Path:
@@ -29,11 +40,98 @@ def write(tmp_path: Path, document, name: str = "loc.json") -> Path:
     return path
 
 
+def test_the_reference_fixtures_are_the_reference_files_key_for_key():
+    assert json.loads(REFERENCE_SF.read_text()) == REFERENCE_SANFRANCISCO
+    assert json.loads(REFERENCE_CHICAGO.read_text()) == REFERENCE_CHICAGO_KEYS
+
+
 def test_a_reference_config_loads_unchanged_and_finds_its_kitchen_offline(tmp_path):
     config = load_config(write(tmp_path, REFERENCE_SANFRANCISCO))
     assert config.kitchen == pytest.approx((37.79, -122.39), abs=0.01)
     assert config.city == "San Francisco"
     assert config.demand_curve == "linear" and config.late_night_bump is None
+
+
+def _notes(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("note: ")]
+
+
+def test_a_reference_file_replaces_the_bundled_one_and_takes_its_kitchen(caplog):
+    (sf,) = resolve_locations(None, [REFERENCE_SF])  # --config without --locations: the file only
+    bundled = load_config(configs_dir() / "sanfrancisco.json")
+    # the reference's keys plus the bundled kitchen are exactly the bundled config
+    assert sf == bundled and (sf.kitchen_lat, sf.kitchen_lon) == (37.79166, -122.39379)
+    assert _notes(caplog) == [
+        f"note: {REFERENCE_SF} replaces the bundled {configs_dir() / 'sanfrancisco.json'}, with "
+        "its kitchen_lat/kitchen_lon 37.79166, -122.39379 (the file has none)"
+    ]
+    caplog.clear()
+    resolve_locations(None, [REFERENCE_SF])
+    assert _notes(caplog) == []  # said once per process
+
+
+def test_config_files_and_locations_choose_together(tmp_path):
+    names = lambda selection, files=(): [  # noqa: E731
+        c.location_name for c in resolve_locations(selection, files)
+    ]
+    both = [REFERENCE_SF, REFERENCE_CHICAGO]
+    assert names(None, both) == ["sanfrancisco", "chicago"]  # only the files
+    assert names(None) == sorted(p.stem for p in configs_dir().glob("*.json"))  # all bundled
+    # --locations names a --config location; the files run whether named or not
+    assert names("sanfrancisco", [REFERENCE_SF]) == ["sanfrancisco"]
+    assert names("bellevue", [REFERENCE_SF]) == ["bellevue", "sanfrancisco"]
+    assert names("chicago,sanfrancisco", both) == ["chicago", "sanfrancisco"]
+    every = resolve_selection("all", [REFERENCE_CHICAGO])
+    assert sorted(c.location_name for c in every.configs) == names(None)
+    assert every.from_files == {"chicago"}
+    chicago = next(c for c in every.configs if c.location_name == "chicago")
+    assert chicago == load_config(configs_dir() / "chicago.json")
+    # a location of its own, with coordinates, is added beside the bundled ones
+    own = write(tmp_path, {**REFERENCE_SANFRANCISCO, "location_name": "oakland",
+                           "gk_location": "1 Broadway, Oakland, CA 94607",
+                           "kitchen_lat": 37.7955, "kitchen_lon": -122.2766}, "oakland.json")  # fmt: skip
+    assert names("oakland,chicago", [own]) == ["oakland", "chicago"]  # in the order named
+    assert names(None, [own, own]) == ["oakland"]  # the same file twice is one location
+
+
+def test_a_file_without_coordinates_at_the_bundled_address_takes_that_kitchen(tmp_path, caplog):
+    renamed = write(
+        tmp_path, {**REFERENCE_SANFRANCISCO, "location_name": "sf_test"}, "sf_test.json"
+    )
+    (config,) = resolve_locations(None, [renamed])
+    assert config.kitchen == (37.79166, -122.39379)
+    assert _notes(caplog) == [
+        f"note: {renamed}: kitchen_lat/kitchen_lon 37.79166, -122.39379 from the bundled "
+        f"{configs_dir() / 'sanfrancisco.json'} (the same gk_location; the file has none)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("selection", "files", "fragment"),
+    [
+        ("atlantis", ["sf"], "unknown location 'atlantis': no atlantis.json in .* or --config "
+                             "location_name \\(sanfrancisco\\)"),
+        (None, ["sf", "sf_copy"], "sf_copy.json: location_name 'sanfrancisco' is also used by"),
+        ("all,chicago", [], "use 'all' alone"),
+        (None, ["nowhere"], "nowhere.json: no kitchen_lat/kitchen_lon, and gk_location "
+                            "'1 Main St, Springfield' is no bundled location's kitchen"),
+        (None, ["missing"], "missing.json: no such config file"),
+    ],
+)  # fmt: skip
+def test_a_selection_that_cannot_run_is_one_line(tmp_path, selection, files, fragment):
+    documents = {
+        "sf": REFERENCE_SANFRANCISCO,
+        "sf_copy": REFERENCE_SANFRANCISCO,
+        "nowhere": {**REFERENCE_SANFRANCISCO, "location_name": "springfield",
+                    "gk_location": "1 Main St, Springfield"},
+    }  # fmt: skip
+    paths = [
+        write(tmp_path, documents[f], f"{f}.json") if f in documents else tmp_path / f"{f}.json"
+        for f in files
+    ]
+    with pytest.raises(ConfigError, match=fragment) as raised:
+        resolve_locations(selection, paths)
+    assert "\n" not in str(raised.value)
 
 
 def test_shipped_reference_locations_keep_every_reference_value():
@@ -122,9 +220,6 @@ def test_unreadable_files_are_reported(tmp_path, text, fragment):
         load_config(write(tmp_path, text))
 
 
-def test_unknown_locations_and_duplicate_names_are_refused(tmp_path):
+def test_unknown_locations_are_refused():
     with pytest.raises(ConfigError, match="unknown location 'atlantis'.*known: .*chicago"):
         resolve_locations("atlantis")
-    duplicate = write(tmp_path, REFERENCE_SANFRANCISCO)
-    with pytest.raises(ConfigError, match="location_name 'sanfrancisco' is also used"):
-        resolve_locations("sanfrancisco", [duplicate])

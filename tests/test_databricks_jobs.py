@@ -32,6 +32,7 @@ from tests.databricks_fake.workspace import TOKEN
 from tests.engine_helpers import engine_for
 from tests.test_databricks_deploy import CATALOG, STAGE_JOBS, job_names, run, up, wheel  # noqa: F401
 from tests.test_pipeline_spark import COMPARED, _assert_same_rows, _duckdb_rows
+from tests.test_reference_columns import order_created_ts
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.postgres]
 
@@ -185,6 +186,15 @@ def test_the_reverse_etl_job_fills_the_app_store_in_lakebase(deployed, stand_in_
         assert synced == recommended
         contexts = connection.execute("SELECT count(*) FROM recommender.order_context").fetchone()
         assert contexts == (len(recommended),)
+        # the reference's columns, order_ts being when the order was created (read from the
+        # events landed in the volume): written by the stream, carried by the sync
+        created = order_created_ts(deployed.fake.volume_folder(CATALOG, "simulator", "events"))
+        scored = {row[columns.index("order_id")]: row[columns.index("order_ts")] for row in rows}
+        assert scored == {order: created[order] for order in recommended}
+        reference = connection.execute(
+            "SELECT order_id, ts, order_ts, agent_response FROM recommender.pg_recommendations"
+        ).fetchall()
+        assert {order: order_ts for order, _, order_ts, _ in reference} == scored
         # refunds.refund_decisions has the reference's constraints
         with pytest.raises(psycopg.errors.CheckViolation):
             connection.execute(

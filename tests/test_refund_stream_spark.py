@@ -24,12 +24,13 @@ from casper.refunds import registry
 from casper.refunds.service import ChampionScorer, train
 from tests import pipeline_fixtures as pf
 from tests.engine_helpers import engine_for
+from tests.test_reference_columns import order_created_ts
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-DECISION = ["order_id", "refund_class", "refund_usd", "reason", "model_version"]
+DECISION = ["order_id", "refund_class", "refund_usd", "reason", "model_version", "order_ts"]
 # the bulk landing's orders are created over 2025-01-01 and 2025-01-02
 ROUND_TWO = dt.datetime(2025, 1, 3, 0, 10)
 # on its way in the first landing; its delivered event lands with the second
@@ -61,7 +62,8 @@ def _duck_recommendations(home: CasperHome) -> pd.DataFrame:
 
 
 def _decisions(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[DECISION].sort_values(DECISION).reset_index(drop=True)
+    chosen = frame[DECISION].assign(order_ts=pd.to_datetime(frame.order_ts).astype("M8[us]"))
+    return chosen.sort_values(DECISION).reset_index(drop=True)
 
 
 def _new_orders() -> list[pf.OrderSpec]:
@@ -127,6 +129,10 @@ def test_the_stream_and_the_duckdb_loop_recommend_the_same(world):
     assert spark.order_id.is_unique
     pd.testing.assert_frame_equal(spark, duck)
     assert {"none", "partial", "full"} <= set(spark.refund_class)  # not a vacuous comparison
+    created = order_created_ts(world.home.landing)  # read from the landed files themselves
+    assert all(
+        ts == created[order] for order, ts in zip(spark.order_id, spark.order_ts, strict=True)
+    )
     assert list(world.first_spark.columns) == list(world.first_duck.columns)
 
     from engines.spark.scoring import checkpoint_dir
@@ -243,3 +249,38 @@ def test_a_processing_time_stream_runs_until_stopped(world):
     assert not runner.is_alive() and not failures
     assert tally.files == 1 and tally.batches >= 1 and tally.scored == 0
     assert len(world.spark.warehouse().recommendations()) == before
+
+
+def test_a_recommendations_table_from_before_order_ts_is_given_it(world):
+    """Runs last: it puts the table back as it was made before order_ts. The sync adds the column
+    and takes the old rows' order_ts from their orders, as the duckdb engine does; appends write it."""
+    from pyspark.sql.types import StructType
+
+    from casper.refunds.queries import RECOMMENDATIONS
+
+    warehouse = world.spark.warehouse()
+    spark = warehouse.session()
+    held = warehouse.recommendations()
+    old_schema = [f for f in spark.table(RECOMMENDATIONS).schema.fields if f.name != "order_ts"]
+    frozen = held[[f.name for f in old_schema]]
+    spark.sql(f"DROP TABLE {RECOMMENDATIONS}")
+    spark.createDataFrame(frozen, StructType(old_schema)).write.format("parquet").saveAsTable(
+        RECOMMENDATIONS
+    )
+    assert "order_ts" not in spark.table(RECOMMENDATIONS).columns
+
+    spark_recs, _ = warehouse.sync_frames(None)
+    duck_recs, _ = world.duck.warehouse().sync_frames(None)
+    by_order = lambda frame: dict(zip(frame["order_id"], frame["order_ts"], strict=True))  # noqa: E731
+    assert by_order(spark_recs) == by_order(duck_recs) and len(spark_recs) == len(duck_recs)
+    table = spark.table(RECOMMENDATIONS)
+    assert table.columns[-1] == "order_ts"
+    assert table.where("order_ts IS NULL").count() == len(held)  # the old rows keep NULL there
+
+    rescored = held.head(3).assign(model_version="99")
+    assert warehouse.append_recommendations(rescored) == 3
+    written = spark.table(RECOMMENDATIONS).where("model_version = '99'").toPandas()
+    created = order_created_ts(world.home.landing)
+    assert sorted(zip(written.order_id, written.order_ts, strict=True)) == sorted(
+        (order, created[order]) for order in rescored.order_id
+    )

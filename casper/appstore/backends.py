@@ -38,7 +38,16 @@ class Relation:
 BUSY_TIMEOUT_SECONDS = 30
 # Columns holding timestamps or amounts, the values SQLite's driver cannot take as they are.
 CONVERTED_COLUMNS = frozenset(
-    {"ts", "synced_ts", "created_ts", "decided_ts", "suggested_usd", "order_total", "amount_usd"}
+    {
+        "ts",
+        "order_ts",
+        "synced_ts",
+        "created_ts",
+        "decided_ts",
+        "suggested_usd",
+        "order_total",
+        "amount_usd",
+    }
 )
 
 
@@ -116,6 +125,15 @@ class SqliteBackend:
     def view_ddl(self, schema: str, view: str, table: str, columns: Sequence[str]) -> str:
         # a view in an attached file reads tables of that file, named without their schema
         return f"CREATE VIEW {schema}.{view} AS SELECT {', '.join(columns)} FROM {table}"
+
+    def replace_view_ddl(
+        self, schema: str, view: str, table: str, columns: Sequence[str]
+    ) -> list[str]:
+        return [f"DROP VIEW {schema}.{view}", self.view_ddl(schema, view, table, columns)]
+
+    def owns(self, conn: sqlite3.Connection, schema: str, name: str) -> bool:
+        del conn, schema, name  # whoever may write the files may change them
+        return True
 
     def relation(self, conn: sqlite3.Connection, schema: str, name: str) -> Relation | None:
         row = conn.execute(
@@ -283,6 +301,23 @@ class PostgresBackend:
 
     def view_ddl(self, schema: str, view: str, table: str, columns: Sequence[str]) -> str:
         return f"CREATE VIEW {schema}.{view} AS SELECT {', '.join(columns)} FROM {schema}.{table}"
+
+    def replace_view_ddl(
+        self, schema: str, view: str, table: str, columns: Sequence[str]
+    ) -> list[str]:
+        """In place, keeping what was granted on it (new columns must come last)."""
+        return [
+            self.view_ddl(schema, view, table, columns).replace("CREATE", "CREATE OR REPLACE", 1)
+        ]
+
+    def owns(self, conn: psycopg.Connection, schema: str, name: str) -> bool:
+        """Whether this role may alter the relation: it is a member of its owner."""
+        row = conn.execute(
+            "SELECT pg_has_role(c.relowner, 'MEMBER') FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (schema, name),
+        ).fetchone()
+        return bool(row and row[0])
 
     def relation(self, conn: psycopg.Connection, schema: str, name: str) -> Relation | None:
         row = conn.execute(

@@ -11,8 +11,11 @@ has the reference's columns and constraints.
 Lakebase it is the synced table Databricks keeps from refund_recommendations (its columns are that
 table's, so it cannot hold ours: engines/databricks/lakebase.py); in a store of our own it is a view
 over app_recommendations with the columns both share, so queries written for the reference read it
-on every engine. A store made before the split, whose pg_recommendations was this table, is
-migrated by renaming it (its indexes are made again under the new name).
+on every engine: the reference's order_id, ts, order_ts (when the order was created) and
+agent_response, and model_version and location. A store made before the split, whose
+pg_recommendations was this table, is migrated by renaming it (its indexes are made again under the
+new name); one made before order_ts gets the column, filled from each order's context
+(order_context.created_ts, the order_created event's time), and the view is made again with it.
 
 Two small tables keep the list's figures so that no screen counts a million rows:
 `recommender.recommendation_counts` holds the recommendations and their suggested amount (in cents)
@@ -38,7 +41,7 @@ RECOMMENDATION_COUNTS = "recommender.recommendation_counts"
 DECISION_COUNTS = "refunds.decision_counts"
 
 # Columns copied from the warehouse; a difference in any of them means the recommendation changed.
-RECOMMENDATION_SOURCE_COLUMNS = ("ts", "agent_response", "model_version", "location")
+RECOMMENDATION_SOURCE_COLUMNS = ("ts", "agent_response", "model_version", "location", "order_ts")
 SUGGESTION_COLUMNS = ("suggested_class", "suggested_usd", "suggested_reason", "suggestion_error")
 SYNC_COLUMNS = ("sync_batch", "synced_ts")
 RECOMMENDATION_COLUMNS = (
@@ -65,6 +68,7 @@ _TABLES = """
 CREATE TABLE IF NOT EXISTS {recommendations} (
     order_id TEXT PRIMARY KEY,
     ts {ts} NOT NULL,
+    order_ts {ts},
     agent_response TEXT,
     model_version TEXT,
     location TEXT,
@@ -165,16 +169,52 @@ def reviewer_grants(role: str) -> list[str]:
 
 
 _CREATED = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)")
-#: what the reference's queries read: the columns its synced table and ours share
-REFERENCE_COLUMNS = ("order_id", "ts", "agent_response", "model_version", "location")
+#: what the reference's queries read: the columns its synced table and ours share (order_ts last:
+#: PostgreSQL replaces a view in place only with its new columns at the end)
+REFERENCE_COLUMNS = ("order_id", "ts", "agent_response", "model_version", "location", "order_ts")
+#: columns app_recommendations gained after stores were made: (name, type key, how old rows fill it)
+_ADDED_COLUMNS = (
+    (
+        "order_ts",
+        "ts",
+        f"UPDATE {RECOMMENDATIONS} AS r SET order_ts = c.created_ts FROM {CONTEXT} AS c "
+        "WHERE c.order_id = r.order_id AND r.order_ts IS NULL",
+    ),
+)
+
+
+def _outdated(conn: Any, backend: Backend) -> tuple[list[tuple[str, str, str]], bool]:
+    """What a store made before lacks and this role may change: columns of app_recommendations,
+    and whether our pg_recommendations view needs making again. A role that does not own them
+    (the review app's, on tables the sync's identity made) leaves them be: it reads neither."""
+    columns: list[tuple[str, str, str]] = []
+    table = backend.relation(conn, *split_name(RECOMMENDATIONS))
+    if table is not None and backend.owns(conn, *split_name(RECOMMENDATIONS)):
+        columns = [added for added in _ADDED_COLUMNS if added[0] not in table.columns]
+    view = backend.relation(conn, *split_name(REFERENCE_RECOMMENDATIONS))
+    stale_view = (
+        view is not None
+        and view.kind == "view"
+        and view.columns != REFERENCE_COLUMNS
+        and backend.owns(conn, *split_name(REFERENCE_RECOMMENDATIONS))
+    )
+    return columns, stale_view
+
+
+def schema_current(conn: Any, backend: Backend) -> bool:
+    """Whether the tables and indexes are all there with every column (catalog reads only)."""
+    if not schema_objects() <= backend.schema_objects(conn):
+        return False
+    columns, stale_view = _outdated(conn, backend)
+    return not columns and not stale_view
 
 
 def create_missing(conn: Any, backend: Backend) -> None:
     """Create what is missing (inside the backend's schema transaction), and only that: a reader
     such as the Databricks App may use tables another identity made, with no right to alter
     them. The schemas; our first table renamed if the store predates app_recommendations; the
-    tables and indexes; the reference's view, unless a relation of that name (Lakebase's synced
-    table) is there."""
+    tables, the columns added since a store was made, and indexes; the reference's view, unless a
+    relation of that name (Lakebase's synced table) is there."""
     for statement in backend.schema_ddl(conn):
         conn.execute(statement)
     old = backend.relation(conn, *split_name(REFERENCE_RECOMMENDATIONS))
@@ -202,12 +242,21 @@ def create_missing(conn: Any, backend: Backend) -> None:
         schema, table = _CREATED.search(statement).group(1, 2)
         if backend.relation(conn, schema, table) is None:
             conn.execute(statement.strip())
+    added, stale_view = _outdated(conn, backend)
+    for column, type_key, fill in added:
+        conn.execute(f"ALTER TABLE {RECOMMENDATIONS} ADD COLUMN {column} {backend.types[type_key]}")
+        conn.execute(fill)
     for table, suffix, columns in _INDEXES:
         schema, name = split_name(table)
         if backend.relation(conn, schema, f"{name}_{suffix}") is None:
             conn.execute(_index_ddl(backend, table, suffix, columns))
-    if backend.relation(conn, *split_name(REFERENCE_RECOMMENDATIONS)) is None:
-        schema, view = split_name(REFERENCE_RECOMMENDATIONS)
+    schema, view = split_name(REFERENCE_RECOMMENDATIONS)
+    if stale_view:
+        for statement in backend.replace_view_ddl(
+            schema, view, split_name(RECOMMENDATIONS)[1], REFERENCE_COLUMNS
+        ):
+            conn.execute(statement)
+    elif backend.relation(conn, schema, view) is None:
         conn.execute(
             backend.view_ddl(schema, view, split_name(RECOMMENDATIONS)[1], REFERENCE_COLUMNS)
         )

@@ -53,7 +53,7 @@ from casper.appstore.schema import (
     RECOMMENDATIONS,
     create_missing,
     reviewer_grants,
-    schema_objects,
+    schema_current,
 )
 from casper.appstore.suggestion import REFUND_CLASSES, SUGGESTION_CLASSES, Suggestion, to_cents
 from casper.appstore.text import text_problem
@@ -327,7 +327,7 @@ class AppStore:
         made before the counts tables existed has them counted once, here. When nothing is
         missing, which a look at the catalog tells, nothing waits for a lock: a sync writing
         meanwhile does not hold up the review app's start."""
-        if schema_objects() <= self.backend.schema_objects(self._conn):
+        if schema_current(self._conn, self.backend):
             return  # each counts table was filled in the transaction that made it
         with self.backend.schema_transaction(self._conn):
             create_missing(self._conn, self.backend)

@@ -26,7 +26,14 @@ from casper.appstore.suggestion import Suggestion, parse_agent_response, text_er
 from casper.appstore.text import storable
 from casper.errors import CasperError
 
-RECOMMENDATION_FRAME_COLUMNS = ("order_id", "ts", "agent_response", "model_version", "location")
+RECOMMENDATION_FRAME_COLUMNS = (
+    "order_id",
+    "ts",
+    "agent_response",
+    "model_version",
+    "location",
+    "order_ts",
+)
 # the frame carries exactly what the store keeps of an order
 CONTEXT_FRAME_COLUMNS = CONTEXT_COLUMNS
 
@@ -90,7 +97,7 @@ def recommendation_rows(recommendations: pl.DataFrame) -> list[tuple]:
         _require(recommendations, RECOMMENDATION_FRAME_COLUMNS, "recommendations"), "ts"
     )
     rows = []
-    for order_id, ts, agent_response, model_version, location in frame.iter_rows():
+    for order_id, ts, agent_response, model_version, location, order_ts in frame.iter_rows():
         suggestion = _suggestion(order_id, agent_response, model_version, location)
         rows.append(
             (
@@ -100,6 +107,7 @@ def recommendation_rows(recommendations: pl.DataFrame) -> list[tuple]:
                 _kept(agent_response),
                 _kept(model_version),
                 _kept(location),
+                _naive_utc(order_ts),
                 suggestion.refund_class,
                 suggestion.refund_usd,
                 suggestion.reason,

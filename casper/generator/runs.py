@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from casper.catalog import home as home_catalog
-from casper.config import resolve_locations
+from casper.config import resolve_selection
 from casper.engine import Engine
 from casper.errors import CasperError
 from casper.generator.history import DayResult, HistoryReport, generate_history
@@ -32,21 +32,30 @@ from casper.home import CasperHome
 def plan_history(
     home: CasperHome,
     *,
-    locations: str = "all",
+    locations: str | None = None,
     config_files: Sequence[Path] = (),
     now: str | None = None,
     days: int | None = None,
     seed: int | None = None,
 ) -> SimulationPlan:
-    """The plan a generate run follows: the saved one, extended by any new locations."""
-    chosen = resolve_locations(locations, config_files)
+    """The plan a generate run follows: the saved one, extended by any new locations.
+    `locations` and `config_files` are --locations (None: not given) and --config
+    (casper.config.resolve_selection)."""
+    selection = resolve_selection(locations, config_files)
+    chosen = list(selection.configs)
     saved = load_plan(home.generator)
     if saved is not None:
         # continuing a simulation: a location keeps the settings it was generated with unless the
-        # command line asks for others (which merged_with then refuses)
+        # command line asks for others (which merged_with then refuses); a --config file's
+        # location keeps its --days and --seed, but a file that changed anything else is refused
         kept = {c.location_name: c for c in saved.configs}
         if days is None and seed is None:
-            chosen = [kept.get(c.location_name, c) for c in chosen]
+            chosen = [
+                effective(c, kept[name].start_days_ago, kept[name].random_seed)
+                if (name := c.location_name) in selection.from_files and name in kept
+                else kept.get(name, c)
+                for c in chosen
+            ]
     requested = SimulationPlan(
         now=parse_now(now) if now or saved is None else saved.now,
         configs=tuple(effective(c, days, seed) for c in chosen),

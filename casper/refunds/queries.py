@@ -32,9 +32,13 @@ CREATE TABLE IF NOT EXISTS {RECOMMENDATIONS} (
     model_version VARCHAR NOT NULL,
     location VARCHAR,
     delivered_ts TIMESTAMP,
+    order_ts TIMESTAMP,
     PRIMARY KEY (order_id, model_version)
 )
 """
+#: a recommendations table made before order_ts existed gets the column (NULL in its old rows:
+#: FRESH_RECOMMENDATIONS takes those from the order); each engine says it in its own ALTER TABLE
+RECOMMENDATIONS_ADDED_COLUMNS = {"order_ts": "TIMESTAMP"}
 
 # the refund model's view of an order (casper.refunds.scoring.SCORING_INPUT)
 _FEATURES = """
@@ -56,9 +60,9 @@ WHERE date_diff('microsecond', delivered_ts, newest) <= CAST(:window_days * 8640
 ORDER BY location, delivered_ts, order_id
 """
 
-#: delivered orders that model version :version has not scored yet
+#: delivered orders that model version :version has not scored yet, with when each was created
 UNSCORED_ORDERS = f"""
-SELECT {_FEATURES}
+SELECT {_FEATURES}, d.created_ts AS order_ts
 FROM {ORDERS} AS d
 WHERE d.delivered_ts IS NOT NULL
   AND NOT EXISTS (
@@ -75,9 +79,11 @@ FROM {ORDERS} AS d
 WHERE d.delivered_ts IS NOT NULL AND d.order_id IN (SELECT order_id FROM wanted)
 """
 
-#: recommendations scored at or after :since (NULL: all), the newest per order
+#: recommendations scored at or after :since (NULL: all), the newest per order; a row scored
+#: before the table had order_ts takes it from the order (ai.order_delivery_times.created_ts)
 FRESH_RECOMMENDATIONS = f"""
-SELECT {", ".join(RECOMMENDATION_COLUMNS)}
+SELECT {", ".join(f"ranked.{c}" for c in RECOMMENDATION_COLUMNS if c != "order_ts")},
+       coalesce(ranked.order_ts, o.created_ts) AS order_ts
 FROM (
   SELECT *, row_number() OVER (
     PARTITION BY order_id ORDER BY ts DESC, TRY_CAST(model_version AS BIGINT) DESC NULLS LAST
@@ -85,7 +91,8 @@ FROM (
   FROM {RECOMMENDATIONS}
   WHERE :since IS NULL OR ts >= CAST(:since AS TIMESTAMP)
 ) AS ranked
-WHERE pick = 1
+LEFT JOIN {ORDERS} AS o ON o.order_id = ranked.order_id
+WHERE ranked.pick = 1
 """
 
 #: what a synced recommendation carries into the app store

@@ -24,8 +24,13 @@ RECOMMENDATION_COLUMNS = (
     "model_version",
     "location",
     "delivered_ts",
+    # when the order was created (its order_created event), as the reference's synced table has it;
+    # last, so a table made before it and given the column later has the same column order
+    "order_ts",
 )
-# what the warehouse hands the scorer: the model's input, plus when the order was delivered
+#: when the order was delivered and created: carried through scoring, not seen by the model
+ORDER_TIMES = ("delivered_ts", "order_ts")
+# what the warehouse hands the scorer: the model's input, plus the order's times
 SCORING_INPUT = (
     "order_id",
     "location",
@@ -34,7 +39,7 @@ SCORING_INPUT = (
     "distance_km",
     "total_items",
     "created_hour",
-    "delivered_ts",
+    *ORDER_TIMES,
 )
 
 
@@ -54,7 +59,7 @@ def score_batch(
     batch = orders.loc[scorable(orders), list(SCORING_INPUT)].reset_index(drop=True)
     if batch.empty:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in RECOMMENDATION_COLUMNS})
-    decided = model.predict(batch.drop(columns=["delivered_ts"]))
+    decided = model.predict(batch.drop(columns=list(ORDER_TIMES)))
     refund_usd = np.round(decided["refund_usd"].astype(float).to_numpy(), 2)
     refund_class = decided["refund_class"].astype(str).to_numpy()
     unknown = set(refund_class) - set(REFUND_CLASSES)
@@ -76,5 +81,6 @@ def score_batch(
             "model_version": str(model_version),
             "location": batch["location"].astype(str),
             "delivered_ts": pd.to_datetime(batch["delivered_ts"]),
+            "order_ts": pd.to_datetime(batch["order_ts"]),
         }
     )

@@ -119,7 +119,9 @@ class Lakebase:
     def create_synced_table(self, pipeline_catalog: str, pipeline_schema: str) -> None:
         """recommender.pg_recommendations from the recommendations table, one row per order: the
         primary key is order_id and, of an order's rows (one per model version), the newest `ts`
-        wins. TRIGGERED syncs read the source's change data feed (the runtime turns it on)."""
+        wins. Its columns are the source's, so it has the reference's order_id, ts, order_ts and
+        agent_response. TRIGGERED syncs read the source's change data feed (the runtime turns it
+        on)."""
         from databricks.sdk.service.database import (
             NewPipelineSpec,
             SyncedDatabaseTable,

@@ -90,7 +90,7 @@ class DuckDBWarehouse:
             connection.register("incoming", recommendations)
             columns = ", ".join(RECOMMENDATION_COLUMNS)
             connection.execute(
-                f"INSERT INTO {queries.RECOMMENDATIONS} SELECT {columns} FROM incoming "
+                f"INSERT INTO {queries.RECOMMENDATIONS} ({columns}) SELECT {columns} FROM incoming "
                 "ON CONFLICT DO NOTHING"
             )
             return connection.execute(count).fetchone()[0] - before
@@ -108,13 +108,11 @@ class DuckDBWarehouse:
         with self.connect(read_only=True) as connection:
             if not self._has(connection, "recommender", "refund_recommendations"):
                 return pl.DataFrame(), pl.DataFrame()
-            fresh = _sql(queries.FRESH_RECOMMENDATIONS, since=queries.naive_utc_text(since))
-            connection.execute(f"CREATE TEMP TABLE fresh AS {fresh}")
-            recommendations = connection.execute(
-                f"SELECT {', '.join(queries.SYNC_RECOMMENDATION_COLUMNS)} FROM fresh ORDER BY ts, order_id"
-            ).pl()
-            context = connection.execute(_sql(queries.SYNC_CONTEXT)).pl()
-        return recommendations, context
+            if not _missing_columns(connection):
+                return _sync_frames(connection, since)
+        with self.connect() as connection:  # a table from before a column was added: add it
+            _ensure_recommendations(connection)
+            return _sync_frames(connection, since)
 
     def counts(self, wait_seconds: float = 1.0) -> dict[str, int | None]:
         """casper status' warehouse figures: 0 for a table not built yet (or no warehouse), None
@@ -134,9 +132,37 @@ class DuckDBWarehouse:
             return dict.fromkeys(queries.COUNTS)
 
 
+def _sync_frames(
+    connection: duckdb.DuckDBPyConnection, since: dt.datetime | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    fresh = _sql(queries.FRESH_RECOMMENDATIONS, since=queries.naive_utc_text(since))
+    connection.execute(f"CREATE TEMP TABLE fresh AS {fresh}")
+    recommendations = connection.execute(
+        f"SELECT {', '.join(queries.SYNC_RECOMMENDATION_COLUMNS)} FROM fresh ORDER BY ts, order_id"
+    ).pl()
+    context = connection.execute(_sql(queries.SYNC_CONTEXT)).pl()
+    return recommendations, context
+
+
 def _ensure_recommendations(connection: duckdb.DuckDBPyConnection) -> None:
+    """The recommendations table, made if missing, given the columns added since it was made."""
     connection.execute(_sql(queries.RECOMMENDATIONS_SCHEMA_DDL))
     connection.execute(_sql(queries.RECOMMENDATIONS_DDL))
+    for name in _missing_columns(connection):
+        kind = queries.RECOMMENDATIONS_ADDED_COLUMNS[name]
+        connection.execute(f"ALTER TABLE {queries.RECOMMENDATIONS} ADD COLUMN {name} {kind}")
+
+
+def _missing_columns(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Columns added to the recommendations table since an existing one was made."""
+    held = {
+        name
+        for (name,) in connection.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'recommender' AND table_name = 'refund_recommendations'"
+        ).fetchall()
+    }
+    return [name for name in queries.RECOMMENDATIONS_ADDED_COLUMNS if name not in held]
 
 
 def _sql(sql: str, **params: object) -> str:

@@ -42,6 +42,7 @@ SYNC_RECOMMENDATION_SCHEMA = {
     "reason": pl.String,
     "model_version": pl.String,
     "location": pl.String,
+    "order_ts": pl.Datetime("us"),
 }
 SYNC_CONTEXT_SCHEMA = {
     "order_id": pl.String,
@@ -67,7 +68,10 @@ FEATURE_DTYPES = {
     "total_items": "float64",
     "created_hour": "float64",
     "delivered_ts": "datetime64[us]",
+    "order_ts": "datetime64[us]",
 }
+#: the columns of the features frames but the one to score (unscored_orders: SCORING_INPUT)
+FEATURES = tuple(c for c in SCORING_INPUT if c != "order_ts")
 
 
 def has_table(spark: SparkSession, name: str) -> bool:
@@ -76,11 +80,17 @@ def has_table(spark: SparkSession, name: str) -> bool:
 
 def ensure_recommendations(spark: SparkSession) -> None:
     """Create the recommendations table if missing (asked first: the Hive metastore logs an error
-    for every CREATE ... IF NOT EXISTS of something that exists)."""
+    for every CREATE ... IF NOT EXISTS of something that exists), or give one made before a
+    column was added that column (NULL in the rows it holds)."""
     if has_table(spark, RECOMMENDATIONS):
         # another session may have appended since this one listed the table's files (the
         # stream's batches run in their own session): a stale listing would score orders twice
         spark.catalog.refreshTable(RECOMMENDATIONS)
+        held = set(spark.table(RECOMMENDATIONS).columns)
+        missing = [c for c in queries.RECOMMENDATIONS_ADDED_COLUMNS if c not in held]
+        if missing:
+            added = ", ".join(f"{c} {queries.RECOMMENDATIONS_ADDED_COLUMNS[c]}" for c in missing)
+            spark.sql(f"ALTER TABLE {RECOMMENDATIONS} ADD COLUMNS ({added})")
         return
     if not spark.catalog.databaseExists(RECOMMENDATIONS.split(".")[0]):
         spark.sql(_sql(queries.RECOMMENDATIONS_SCHEMA_DDL))
@@ -92,11 +102,11 @@ def ensure_recommendations(spark: SparkSession) -> None:
     spark.sql(ddl)
 
 
-def to_features(frame: pd.DataFrame) -> pd.DataFrame:
+def to_features(frame: pd.DataFrame, columns: tuple[str, ...] = FEATURES) -> pd.DataFrame:
     """A features frame from Spark with the dtypes the DuckDB warehouse gives."""
     if frame.empty and not len(frame.columns):
-        frame = pd.DataFrame(columns=list(SCORING_INPUT))
-    return frame.astype(FEATURE_DTYPES)
+        frame = pd.DataFrame(columns=list(columns))
+    return frame.astype({c: kind for c, kind in FEATURE_DTYPES.items() if c in frame.columns})
 
 
 def delivered_orders(spark: SparkSession, window_days: float) -> pd.DataFrame:
@@ -115,7 +125,7 @@ def unscored_orders(spark: SparkSession, model_version: str) -> pd.DataFrame:
     if not has_table(spark, ORDERS):
         return to_features(pd.DataFrame(columns=list(SCORING_INPUT)))
     sql = _sql(queries.UNSCORED_ORDERS, version=str(model_version))
-    return to_features(spark.sql(sql).toPandas())
+    return to_features(spark.sql(sql).toPandas(), SCORING_INPUT)
 
 
 def order_features(spark: SparkSession, order_ids: list[str]) -> pd.DataFrame:
@@ -137,8 +147,8 @@ def append_recommendations(spark: SparkSession, recommendations: pd.DataFrame) -
         return 0
     ensure_recommendations(spark)
     frame = recommendations.loc[:, list(RECOMMENDATION_COLUMNS)].copy()
-    frame["ts"] = pd.to_datetime(frame["ts"])
-    frame["delivered_ts"] = pd.to_datetime(frame["delivered_ts"])
+    for column in ("ts", "delivered_ts", "order_ts"):
+        frame[column] = pd.to_datetime(frame[column])
     frame["refund_usd"] = frame["refund_usd"].astype(float)
     for column in ("order_id", "agent_response", "refund_class", "reason", "model_version"):
         frame[column] = frame[column].astype(str)
@@ -188,6 +198,7 @@ def sync_frames(
     in the shapes casper.appstore.sync.sync_frames takes (the columns DuckDBWarehouse gives)."""
     if not has_table(spark, RECOMMENDATIONS):
         return pl.DataFrame(), pl.DataFrame()
+    ensure_recommendations(spark)  # a table from before a column was added gets it
     since_text = queries.naive_utc_text(since)
     fresh = spark.sql(_sql(queries.FRESH_RECOMMENDATIONS, since=since_text))
     # computed once, here: the frame returned and the context query below both read it
