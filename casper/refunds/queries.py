@@ -147,10 +147,32 @@ WHERE d.order_id IN (SELECT order_id FROM fresh_orders)
 ORDER BY d.order_id
 """
 
+#: distinct events (not order_created) of an order whose order_created is in bronze, landed only in
+#: files holding none of its order_created: late events (the pipeline joins them when they arrive)
+LATE_EVENTS = """
+WITH created AS (
+  SELECT DISTINCT order_id, source_file FROM lakeflow.all_events WHERE event_type = 'order_created'
+), steps AS (
+  SELECT e.event_id, MAX(CASE WHEN c.order_id IS NULL THEN 0 ELSE 1 END) AS with_created
+  FROM lakeflow.all_events AS e
+  LEFT JOIN created AS c ON c.order_id = e.order_id AND c.source_file = e.source_file
+  WHERE e.event_type <> 'order_created' AND e.order_id IN (SELECT order_id FROM created)
+  GROUP BY e.event_id
+)
+SELECT COUNT(*) FROM steps WHERE with_created = 0
+"""
+
 #: what `casper status` counts in the warehouse; a table not built yet counts 0
 COUNTS = {
     "bronze_events": "SELECT COUNT(*) FROM lakeflow.all_events",
     "quarantined": "SELECT COUNT(*) FROM lakeflow.quarantine",
+    # the data-quality answers: lines that were not JSON, bronze rows of an event_id already in
+    # bronze (re-landed: silver counts them once), late events (joined when they land)
+    "quarantined_invalid_json": (
+        "SELECT COUNT(*) FROM lakeflow.quarantine WHERE reason = 'invalid_json'"
+    ),
+    "duplicate_events": "SELECT COUNT(*) - COUNT(DISTINCT event_id) FROM lakeflow.all_events",
+    "late_events": LATE_EVENTS,
     "orders": f"SELECT COUNT(*) FROM {ORDERS}",
     "delivered_orders": f"SELECT COUNT(*) FROM {ORDERS} WHERE delivered_ts IS NOT NULL",
     "recommendations": f"SELECT COUNT(DISTINCT order_id) FROM {RECOMMENDATIONS}",
