@@ -1,10 +1,10 @@
 """Location configs: the reference's JSON format (SPEC.md section 2), validated.
 
 Every reference key is required, so a reference config file loads unchanged; the keys we add (kitchen
-coordinates, growth curve, late-night bump, brand launches and exits, a road network file) are optional.
-A top-level key neither knows is kept but warned about, once per file, so a typo (`orders_day1`) is
-noticed without refusing a config from a newer reference; inside the nested objects, which are ours
-to define, an unknown key is an error.
+coordinates, growth curve, late-night bump, brand launches and exits, a road network file,
+data-quality scenarios) are optional. A top-level key neither knows is kept but warned about, once
+per file, so a typo (`orders_day1`) is noticed without refusing a config from a newer reference;
+inside the nested objects, which are ours to define, an unknown key is an error.
 """
 
 from __future__ import annotations
