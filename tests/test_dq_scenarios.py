@@ -182,18 +182,14 @@ def _expected_counts(files: dict[str, bytes]) -> dict[str, int]:
     records = [(name, _parsed(line)) for name, p in files.items() for line in _lines(p)]
     events = [(name, record) for name, record in records if record is not None]
     created_in: dict[str, set[str]] = defaultdict(set)
-    files_of: dict[str, set[str]] = defaultdict(set)
     for name, event in events:
         if event["event_type"] == "order_created":
             created_in[event["order_id"]].add(name)
-        files_of[event["event_id"]].add(name)
-    late = {
-        event["event_id"]
-        for _, event in events
-        if event["event_type"] != "order_created"
-        and created_in[event["order_id"]]
-        and not files_of[event["event_id"]] & created_in[event["order_id"]]
-    }
+    late = [
+        event
+        for name, event in events
+        if created_in[event["order_id"]] and name not in created_in[event["order_id"]]
+    ]
     return {
         "landed_events": len(records),
         "bronze_events": len(events),

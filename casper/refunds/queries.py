@@ -147,19 +147,18 @@ WHERE d.order_id IN (SELECT order_id FROM fresh_orders)
 ORDER BY d.order_id
 """
 
-#: distinct events (not order_created) of an order whose order_created is in bronze, landed only in
-#: files holding none of its order_created: late events (the pipeline joins them when they arrive)
+#: bronze rows of an order whose order_created is in bronze, in files holding none of its
+#: order_created: late events (the pipeline joins them when they arrive). One aggregation by
+#: (order, file), ~5x cheaper than a count of distinct events (a re-landed late event counts twice)
 LATE_EVENTS = """
-WITH created AS (
-  SELECT DISTINCT order_id, source_file FROM lakeflow.all_events WHERE event_type = 'order_created'
-), steps AS (
-  SELECT e.event_id, MAX(CASE WHEN c.order_id IS NULL THEN 0 ELSE 1 END) AS with_created
-  FROM lakeflow.all_events AS e
-  LEFT JOIN created AS c ON c.order_id = e.order_id AND c.source_file = e.source_file
-  WHERE e.event_type <> 'order_created' AND e.order_id IN (SELECT order_id FROM created)
-  GROUP BY e.event_id
+WITH files AS (
+  SELECT order_id, COUNT(*) AS n,
+         MAX(CASE WHEN event_type = 'order_created' THEN 1 ELSE 0 END) AS created
+  FROM lakeflow.all_events
+  GROUP BY order_id, source_file
 )
-SELECT COUNT(*) FROM steps WHERE with_created = 0
+SELECT COALESCE(SUM(n), 0) FROM files
+WHERE created = 0 AND order_id IN (SELECT order_id FROM files WHERE created = 1)
 """
 
 #: what `casper status` counts in the warehouse; a table not built yet counts 0
