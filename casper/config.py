@@ -1,10 +1,10 @@
 """Location configs: the reference's JSON format (SPEC.md section 2), validated.
 
 Every reference key is required, so a reference config file loads unchanged; the keys we add (kitchen
-coordinates, growth curve, late-night bump, brand launches and exits, a road network file) are optional.
-A top-level key neither knows is kept but warned about, once per file, so a typo (`orders_day1`) is
-noticed without refusing a config from a newer reference; inside the nested objects, which are ours
-to define, an unknown key is an error.
+coordinates, growth curve, late-night bump, brand launches and exits, a road network file,
+data-quality scenarios) are optional. A top-level key neither knows is kept but warned about, once
+per file, so a typo (`orders_day1`) is noticed without refusing a config from a newer reference;
+inside the nested objects, which are ours to define, an unknown key is an error.
 """
 
 from __future__ import annotations
@@ -105,6 +105,24 @@ class BrandLifecycle(_Strict):
     exit_day: Annotated[int, Field(ge=0)] | None = None
 
 
+class DQScenarios(_Strict):
+    """Ours: data-quality scenarios beyond the reference's nulls, each a share in [0, 1]
+    (casper/generator/scenarios.py lands them; README.md, "Data-quality scenarios")."""
+
+    #: lines of a location-day's file written truncated (not JSON: quarantined invalid_json)
+    malformed_lines: Probability = 0.0
+    #: location-days whose file lands a second time under another name (a re-landed duplicate)
+    relanded_files: Probability = 0.0
+    #: orders whose events from driver_picked_up on land in a later file of their own
+    late_events: Probability = 0.0
+    #: location-days whose later events land, in a file of their own, before the day's file
+    out_of_order_files: Probability = 0.0
+
+    @property
+    def any(self) -> bool:
+        return any(share > 0 for share in self.model_dump().values())
+
+
 class LocationConfig(BaseModel):
     # Unknown keys are kept rather than rejected (the reference added keys over time), and
     # warned about (warn_unknown_keys).
@@ -139,6 +157,7 @@ class LocationConfig(BaseModel):
     late_night_bump: LateNightBump | None = None
     brand_lifecycle: tuple[BrandLifecycle, ...] = ()
     road_network: Path | None = None
+    dq_scenarios: DQScenarios | None = None
 
     @field_validator("dq")
     @classmethod

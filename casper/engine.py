@@ -122,7 +122,8 @@ class RefundWarehouse(Protocol):
     def sync_frames(self, since: dt.datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]: ...
 
     def counts(self) -> dict[str, int | None]:
-        """bronze_events, quarantined, orders, delivered_orders, recommendations: 0 for what is
+        """queries.COUNTS' figures (bronze_events, quarantined, quarantined_invalid_json,
+        duplicate_events, late_events, orders, delivered_orders, recommendations): 0 for what is
         not built yet, None for what cannot be read now (e.g. another process holds it)."""
         ...
 

@@ -174,6 +174,20 @@ def test_all_resolves_every_shipped_location():
             "field dq.delivered.delivered_lat",
         ),
         (lambda d: d.update(kitchen_lat=37.0), "kitchen_lat and kitchen_lon go together"),
+        # our data-quality scenarios: shares in [0, 1], no key but the four
+        (
+            lambda d: d.update(dq_scenarios={"late_events": 1.5}),
+            "field dq_scenarios.late_events: Input should be less than or equal to 1 (got 1.5)",
+        ),
+        (
+            lambda d: d.update(dq_scenarios={"malformed_lines": -0.1}),
+            "field dq_scenarios.malformed_lines: Input should be greater than or equal to 0",
+        ),
+        (
+            lambda d: d.update(dq_scenarios={"relanded_file": 0.1}),
+            "field dq_scenarios.relanded_file: Extra inputs are not permitted",
+        ),
+        (lambda d: d.update(dq_scenarios=0.1), "field dq_scenarios"),
     ],
 )
 def test_a_broken_config_names_the_file_and_the_field(tmp_path, change, fragment):
@@ -205,7 +219,9 @@ def test_an_unknown_key_is_a_one_line_warning_naming_the_file_and_the_key(tmp_pa
 def test_the_reference_keys_and_ours_raise_no_warning(tmp_path, caplog):
     ours = {"kitchen_lat": 37.79, "kitchen_lon": -122.39, "display_name": "SF",
             "demand_curve": "exponential", "late_night_bump": {"peak": 2.5},
-            "brand_lifecycle": [{"brand_id": 1, "launch_day": 2}]}  # fmt: skip
+            "brand_lifecycle": [{"brand_id": 1, "launch_day": 2}],
+            "dq_scenarios": {"malformed_lines": 0.001, "relanded_files": 0.05,
+                             "late_events": 0.02, "out_of_order_files": 0.1}}  # fmt: skip
     load_config(write(tmp_path, {**REFERENCE_SANFRANCISCO, **ours}))
     resolve_locations("all")
     assert caplog.records == []

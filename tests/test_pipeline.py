@@ -168,6 +168,11 @@ def test_counts_reconcile_landed_equals_bronze_plus_quarantine(landed):
     assert warehouse_counts(home) == {
         "bronze_events": bronze,
         "quarantined": quarantined,
+        # a.ndjson's lines that are not JSON objects, and l.json's deep array (not an object)
+        "quarantined_invalid_json": sum(reason == "invalid_json" for _, reason in landed.bad) + 1,
+        # h.jsonl lands ORDERS[1]'s events again (a.ndjson has them), each with its order_created
+        "duplicate_events": len(pf.events_of(ORDERS[1:2])),
+        "late_events": 0,
         "orders": len(ORDERS) + len(DQ_ORDERS),
         "delivered_orders": sum(o.delivered_min is not None for o in ORDERS + DQ_ORDERS),
         "recommendations": 0,
@@ -753,7 +758,16 @@ def test_status_and_the_pipeline_name_what_in_the_landing_folder_is_not_read(lan
 # -- reading the warehouse while it is missing or busy -----------------------------------------------
 
 
-COUNT_KEYS = ("bronze_events", "quarantined", "orders", "delivered_orders", "recommendations")
+COUNT_KEYS = (
+    "bronze_events",
+    "quarantined",
+    "quarantined_invalid_json",
+    "duplicate_events",
+    "late_events",
+    "orders",
+    "delivered_orders",
+    "recommendations",
+)
 
 
 def warehouse_counts(home: CasperHome, wait_seconds: float = 1.0) -> dict[str, int | None]:

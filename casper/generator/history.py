@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from casper.engine import Lander
-from casper.generator.events import to_ndjson
+from casper.generator import scenarios
 from casper.generator.kitchens import build_kitchens
 from casper.generator.plan import SimulationPlan
 from casper.generator.simulation import Kitchen
@@ -67,12 +67,17 @@ def history_of_day(kitchen: Kitchen, day: dt.date, now_us: int) -> pl.DataFrame:
 
 def _write_day(kitchen: Kitchen, day: dt.date, now_us: int, lander: Lander) -> DayResult:
     name = history_file_name(kitchen.name, day)
-    if lander.exists(name):
+    if lander.exists(
+        scenarios.last_file(name, kitchen.config.dq_scenarios, kitchen.seed, kitchen.name, day)
+    ):
         return DayResult(kitchen.name, day, name, 0, 0, skipped=True)
     events = history_of_day(kitchen, day, now_us)
     if events.is_empty():
         return DayResult(kitchen.name, day, None, 0, 0, skipped=False)
-    lander.land(name, to_ndjson(events))
+    for file_name, payload in scenarios.landing_files(
+        name, events, kitchen.config.dq_scenarios, kitchen.seed, kitchen.name, day
+    ).items():
+        lander.land(file_name, payload)
     orders = events["order_id"].n_unique()
     return DayResult(kitchen.name, day, name, events.height, orders, skipped=False)
 
