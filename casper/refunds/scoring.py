@@ -12,30 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from casper.refunds import REFUND_CLASSES
-
-RECOMMENDATION_COLUMNS = (
-    "order_id",
-    "ts",
-    "agent_response",
-    "refund_class",
-    "refund_usd",
-    "reason",
-    "model_version",
-    "location",
-    "delivered_ts",
-)
-# what the warehouse hands the scorer: the model's input, plus when the order was delivered
-SCORING_INPUT = (
-    "order_id",
-    "location",
-    "delivery_minutes",
-    "order_total",
-    "distance_km",
-    "total_items",
-    "created_hour",
-    "delivered_ts",
-)
+from casper.refunds import RECOMMENDATION_COLUMNS, REFUND_CLASSES, SCORING_INPUT
 
 
 def scorable(orders: pd.DataFrame) -> pd.Series:
