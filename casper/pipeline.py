@@ -11,11 +11,11 @@ decides only where the models run (its gateway) and how landing files are listed
   and `lakeflow.ingested_files` are views on it.
 * Staging models (`lakeflow.stg_*`) are append-only too: each parses the JSON bodies of the landing
   batches it has not seen (a batch_no watermark), once per event.
-* Silver and gold_order_header are append-only as well: an order is counted once, from the first
-  order_created record to land, and never rewritten. ai.order_delivery_times replaces the order days
-  whose orders changed (new orders, new steps). The daily and hourly gold aggregates and
-  ai.location_timings are small and rebuilt from silver on every tick (FULL). So a tick's work grows
-  with what landed, not with history, while an event_id still counts once (see models/README.md).
+* Silver is append-only as well: an order is counted once, from the first order_created record to
+  land, and never rewritten. ai.order_delivery_times replaces the order days whose orders changed
+  (new orders, new steps). The gold tables and ai.location_timings are views over them: a tick has
+  nothing to rebuild there. So a tick's work grows with what landed, not with history, while an
+  event_id still counts once (see models/README.md).
 * One SQLMesh Context and scheduler per `Pipeline` (per process in watch mode). A plan is applied only
   when the project differs from what the warehouse holds (first build, changed models); otherwise a
   tick is one run with `ignore_cron`: every model allows partial intervals, so each run processes
