@@ -88,6 +88,8 @@ class PipelineReport:
     quarantined_total: int = 0
     #: model evaluations and the audits they ran
     models_evaluated: int = 0
+    #: models the tick did not evaluate: nothing they read had changed (see _Changes)
+    models_skipped: int = 0
     audits_passed: int = 0
     audits_failed: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
@@ -156,8 +158,11 @@ def sqlmesh_config(engine: Engine, **variables: Any) -> Config:
     )
 
 
-def _console(on_progress: ProgressCallback | None):
-    """A SQLMesh console that counts evaluations and audits and forwards one line per model."""
+def _console(
+    on_progress: ProgressCallback | None, skipped: Callable[[str], bool] = lambda name: False
+):
+    """A SQLMesh console that counts evaluations and audits and forwards one line per model;
+    `skipped(name)` tells the models a tick passed over (they are counted apart)."""
     from sqlmesh.core.console import NoopConsole
 
     class _Console(NoopConsole):
@@ -167,6 +172,7 @@ def _console(on_progress: ProgressCallback | None):
 
         def reset(self) -> None:
             self.evaluated = 0
+            self.skipped = 0
             self.audits_passed = 0
             self.audits_failed = 0
             self.warnings: list[str] = []
@@ -187,6 +193,10 @@ def _console(on_progress: ProgressCallback | None):
             *args,
             **kwargs,
         ) -> None:
+            if skipped(snapshot.name):
+                self.skipped += 1
+                self._say(f"{snapshot.name}: nothing new, skipped")
+                return
             self.evaluated += 1
             self.audits_passed += num_audits_passed
             self.audits_failed += num_audits_failed
@@ -213,6 +223,77 @@ def _console(on_progress: ProgressCallback | None):
                 self._say(f"failed: {message}")
 
     return _Console()
+
+
+class _Changes:
+    """Which models a tick must evaluate: those whose input changed since they last ran.
+
+    Every model of the project is a function of the tables it reads (its parents) and of its own
+    table; only a model without parents reads outside the DAG (the landing files, a seed's CSV).
+    So a model whose parents' tables are all as they were when it last ran successfully has
+    nothing new to take in: evaluating it again would render, run and audit a query that adds
+    nothing. Over a watch, most ticks bring a few step events and no new order, and the order
+    models would do exactly that. The scheduler's evaluate is wrapped (`install`): it passes over
+    such a model without touching its table or SQLMesh's state (the model's interval stays
+    missing, and the next run of any process evaluates it again).
+
+    What changed is observed, never assumed: after each evaluation the model's table is
+    fingerprinted (row count and newest batch_no: its rows are appended, or its days replaced,
+    with the newest landing batch among them), and the fingerprint is compared with the one seen
+    after its previous evaluation, by whichever process made it. A table without batch_no (a view)
+    counts as changed whenever it is evaluated. Nothing is known at a process's first tick: it
+    evaluates every model. A failed evaluation records nothing, so the model runs again next tick.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: model -> fingerprint of its table after its last evaluation
+        self._seen: dict[Any, tuple | None] = {}
+        #: model -> how many times its table was seen to change
+        self._versions: dict[Any, int] = {}
+        #: model -> its parents' versions when it last ran successfully
+        self._consumed: dict[Any, dict[Any, int]] = {}
+        #: the models passed over in the current tick (by name)
+        self.skipped: set[str] = set()
+
+    def install(self, scheduler, adapter) -> None:
+        evaluate = scheduler.evaluate
+
+        def evaluate_if_changed(snapshot, *args, **kwargs):
+            parents = [p for p in snapshot.parents if p != snapshot.snapshot_id]
+            if parents and self._unchanged(snapshot.snapshot_id, parents):
+                self.skipped.add(snapshot.name)
+                return []
+            results = evaluate(snapshot, *args, **kwargs)
+            self._ran(snapshot.snapshot_id, parents, _fingerprint(adapter, snapshot))
+            return results
+
+        scheduler.evaluate = evaluate_if_changed
+
+    def _unchanged(self, model, parents) -> bool:
+        with self._lock:
+            consumed = self._consumed.get(model)
+            return consumed is not None and all(
+                self._versions.get(p, 0) == consumed.get(p, 0) for p in parents
+            )
+
+    def _ran(self, model, parents, fingerprint: tuple | None) -> None:
+        with self._lock:
+            if fingerprint is None or self._seen.get(model) != fingerprint:
+                self._versions[model] = self._versions.get(model, 0) + 1
+            self._seen[model] = fingerprint
+            self._consumed[model] = {p: self._versions.get(p, 0) for p in parents}
+
+
+def _fingerprint(adapter, snapshot) -> tuple | None:
+    """(rows, newest batch_no) of a model's table, or None when it has no batch_no column."""
+    from sqlglot import exp
+
+    if snapshot.is_view or "batch_no" not in (snapshot.model.columns_to_types or {}):
+        return None
+    table = exp.to_table(snapshot.table_name(), dialect=adapter.dialect)
+    query = exp.select(exp.func("COUNT", exp.Star()), exp.func("MAX", exp.column("batch_no")))
+    return tuple(adapter.fetchone(query.from_(table)) or ())
 
 
 @contextlib.contextmanager
@@ -251,7 +332,8 @@ class Pipeline:
         self.variables = dict(variables or {})
         self.models_path = models_path or models_dir()
         self._context: Context | None = None
-        self._console = _console(self._progress)
+        self._changes = _Changes()
+        self._console = _console(self._progress, lambda name: name in self._changes.skipped)
         self._scheduler = None
         self._ticks = 0
         self._lock = threading.Lock()
@@ -314,6 +396,7 @@ class Pipeline:
                     elapsed_s=time.perf_counter() - started,
                     planned=False,
                     models_evaluated=0,
+                    models_skipped=0,
                     audits_passed=0,
                     audits_failed=0,
                     warnings=(),
@@ -337,6 +420,10 @@ class Pipeline:
                 if self._scheduler is None:
                     planned = self._plan_if_needed()
                     self._scheduler = self.context.scheduler(environment=ENVIRONMENT)
+                    self._changes.install(
+                        self._scheduler, self._scheduler.snapshot_evaluator.adapter
+                    )
+                self._changes.skipped.clear()
                 # a first build processes everything landed; a plan completing a failed one
                 # backfills only what failed, so files landed meanwhile still need a run
                 if not planned or landed_names(self.engine) - self._ingested_files():
@@ -368,6 +455,7 @@ class Pipeline:
                 bronze_rows_total=after["event"],
                 quarantined_total=after["quarantine"],
                 models_evaluated=self._console.evaluated,
+                models_skipped=self._console.skipped,
                 audits_passed=self._console.audits_passed,
                 audits_failed=self._console.audits_failed,
                 warnings=tuple(self._console.warnings),
