@@ -106,6 +106,25 @@ def replaces_table(evaluator) -> bool:
     return snapshot is not None and not snapshot.intervals
 
 
+#: the batch watermark each model's latest evaluation in this process used, by its table (see
+#: models/macros/watermark.py: the model's audits check the rows above it, the rows it added)
+_watermarks: dict[str, int] = {}
+
+
+def _table_key(table: str, dialect: str) -> str:
+    from sqlglot import exp
+
+    return exp.to_table(table, dialect=dialect).sql(dialect=dialect, identify=True)
+
+
+def record_watermark(table: str, batch_no: int, dialect: str = "duckdb") -> None:
+    _watermarks[_table_key(table, dialect)] = batch_no
+
+
+def recorded_watermark(table: str, dialect: str = "duckdb") -> int | None:
+    return _watermarks.get(_table_key(table, dialect))
+
+
 #: the engines of this process's pipelines, for their macros: (engine name, home) -> engine
 _running: dict[tuple[str, str], Engine] = {}
 
