@@ -10,10 +10,11 @@ from casper.pipeline import record_watermark, recorded_watermark, replaces_table
 
 
 @macro()
-def new_batches(evaluator: MacroEvaluator, this: exp.Expr) -> exp.Expr:
+def new_batches(evaluator: MacroEvaluator, this: exp.Expr, of: exp.Expr | None = None) -> exp.Expr:
     """`batch_no > <the newest batch_no already in this model>`: the landing batches not seen yet.
 
-    `this` names the model itself. When the model is evaluated, the watermark is read first and
+    `this` names the model itself; `of`, optional, the relation whose batch_no is compared (a join's
+    alias). When the model is evaluated, the watermark is read first and
     inlined as a literal, so the engine skips old data by its min/max statistics instead of
     comparing every row with a subquery (0 when SQLMesh is about to replace the table); in every
     other stage (loading, unit tests) it stays the equivalent self-referencing subquery, which is
@@ -38,7 +39,8 @@ def new_batches(evaluator: MacroEvaluator, this: exp.Expr) -> exp.Expr:
             value = int(row[0]) if row and row[0] is not None else 0
         record_watermark(evaluator.this_model, value, evaluator.dialect)
         watermark = exp.Literal.number(value)
-    return exp.GT(this=exp.column("batch_no"), expression=watermark)
+    column = exp.column("batch_no", table=of.name if of is not None else None)
+    return exp.GT(this=column, expression=watermark)
 
 
 def _audited_watermark(evaluator: MacroEvaluator) -> int | None:
