@@ -144,10 +144,12 @@ def landed_names(engine: Engine) -> set[str]:
     return {landed.name for landed in engine.lander().list()}
 
 
-def sqlmesh_config(engine: Engine, **variables: Any) -> Config:
+def sqlmesh_config(engine: Engine, *, unit_tests: bool = True, **variables: Any) -> Config:
     """The SQLMesh Config of the engine's gateway (one Config per gateway: loading Spark's starts
     Spark), named after the engine. `variables` override the project's
-    (e.g. timings_window_minutes=60)."""
+    (e.g. timings_window_minutes=60). Without `unit_tests`, loading the project skips its YAML unit
+    tests (the pipeline never runs them: pytest and `sqlmesh test` do)."""
+    from sqlmesh.core import constants
     from sqlmesh.core.config import CategorizerConfig, Config, ModelDefaultsConfig, PlanConfig
 
     home = engine.home
@@ -178,6 +180,7 @@ def sqlmesh_config(engine: Engine, **variables: Any) -> Config:
         disable_anonymized_analytics=True,
         # inferring pip requirements scans every installed distribution (about 1 s per plan)
         infer_python_dependencies=False,
+        ignore_patterns=[*constants.IGNORE_PATTERNS, *([] if unit_tests else ["tests/*"])],
     )
 
 
@@ -389,7 +392,7 @@ class Pipeline:
             with self._console_installed():
                 self._context = Context(
                     paths=str(self.models_path),
-                    config=sqlmesh_config(self.engine, **self.variables),
+                    config=sqlmesh_config(self.engine, unit_tests=False, **self.variables),
                     gateway=self.engine.name,
                 )
             self._context.console = self._console
