@@ -440,7 +440,6 @@ def pipeline(
     app_store: AppStoreOption = None,
 ) -> None:
     """Refine landed events bronze -> silver -> gold (SQLMesh); with --watch also score and sync."""
-    from casper.downstream import Downstream
     from casper.landing import ignored_note
     from casper.pipeline import PipelineError, run_pipeline, watch_pipeline
 
@@ -456,6 +455,8 @@ def pipeline(
         if note := ignored_note(report.ignored_files):
             _notice(note)
         return
+    from casper.downstream import Downstream  # scoring and sync: MLflow, only when watching
+
     downstream = Downstream(bound, notify=_notice)
     stop = _stop_on_signals()
     noted: list[tuple[str, ...]] = [()]  # the ignored entries last noted: a note when they change

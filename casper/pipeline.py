@@ -11,11 +11,11 @@ decides only where the models run (its gateway) and how landing files are listed
   and `lakeflow.ingested_files` are views on it.
 * Staging models (`lakeflow.stg_*`) are append-only too: each parses the JSON bodies of the landing
   batches it has not seen (a batch_no watermark), once per event.
-* Silver and gold_order_header are append-only as well: an order is counted once, from the first
-  order_created record to land, and never rewritten. ai.order_delivery_times replaces the order days
-  whose orders changed (new orders, new steps). The daily and hourly gold aggregates and
-  ai.location_timings are small and rebuilt from silver on every tick (FULL). So a tick's work grows
-  with what landed, not with history, while an event_id still counts once (see models/README.md).
+* Silver is append-only as well: an order is counted once, from the first order_created record to
+  land, and never rewritten. ai.order_delivery_times replaces the order days whose orders changed
+  (new orders, new steps). The gold tables and ai.location_timings are views over them: a tick has
+  nothing to rebuild there. So a tick's work grows with what landed, not with history, while an
+  event_id still counts once (see models/README.md).
 * One SQLMesh Context and scheduler per `Pipeline` (per process in watch mode). A plan is applied only
   when the project differs from what the warehouse holds (first build, changed models); otherwise a
   tick is one run with `ignore_cron`: every model allows partial intervals, so each run processes
@@ -88,6 +88,8 @@ class PipelineReport:
     quarantined_total: int = 0
     #: model evaluations and the audits they ran
     models_evaluated: int = 0
+    #: models the tick did not evaluate: nothing they read had changed (see _Changes)
+    models_skipped: int = 0
     audits_passed: int = 0
     audits_failed: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
@@ -102,6 +104,25 @@ def replaces_table(evaluator) -> bool:
     The incremental macros read everything then, not what is newer than the table's rows."""
     snapshot = evaluator.locals.get("snapshot")
     return snapshot is not None and not snapshot.intervals
+
+
+#: the batch watermark each model's latest evaluation in this process used, by its table (see
+#: models/macros/watermark.py: the model's audits check the rows above it, the rows it added)
+_watermarks: dict[str, int] = {}
+
+
+def _table_key(table: str, dialect: str) -> str:
+    from sqlglot import exp
+
+    return exp.to_table(table, dialect=dialect).sql(dialect=dialect, identify=True)
+
+
+def record_watermark(table: str, batch_no: int, dialect: str = "duckdb") -> None:
+    _watermarks[_table_key(table, dialect)] = batch_no
+
+
+def recorded_watermark(table: str, dialect: str = "duckdb") -> int | None:
+    return _watermarks.get(_table_key(table, dialect))
 
 
 #: the engines of this process's pipelines, for their macros: (engine name, home) -> engine
@@ -124,11 +145,17 @@ def landed_names(engine: Engine) -> set[str]:
 
 
 def sqlmesh_config(
-    engine: Engine, *, gateway: GatewayConfig | None = None, **variables: Any
+    engine: Engine,
+    *,
+    gateway: GatewayConfig | None = None,
+    unit_tests: bool = True,
+    **variables: Any,
 ) -> Config:
     """The SQLMesh Config of the engine's gateway (one Config per gateway: loading Spark's starts
     Spark), named after the engine: `gateway`, default the one that runs the models. `variables`
-    override the project's (e.g. timings_window_minutes=60)."""
+    override the project's (e.g. timings_window_minutes=60). Without `unit_tests`, loading the
+    project skips its YAML unit tests (the pipeline never runs them: pytest and `sqlmesh test` do)."""
+    from sqlmesh.core import constants
     from sqlmesh.core.config import CategorizerConfig, Config, ModelDefaultsConfig, PlanConfig
 
     from casper.catalog.home import digest as catalog_digest
@@ -143,6 +170,10 @@ def sqlmesh_config(
             cron="@daily",
             # with run(ignore_cron=True), each run processes everything up to now
             allow_partials=True,
+            # SQLMesh's optimizer (qualify, annotate types, simplify) re-runs on every evaluation
+            # of every model: a fifth of a tick. The models declare their columns and types and
+            # cast explicitly, and the engines plan the queries themselves.
+            optimize_query=False,
         ),
         variables={
             # the landing macro asks this engine for the landing files (engine_of)
@@ -159,11 +190,15 @@ def sqlmesh_config(
         disable_anonymized_analytics=True,
         # inferring pip requirements scans every installed distribution (about 1 s per plan)
         infer_python_dependencies=False,
+        ignore_patterns=[*constants.IGNORE_PATTERNS, *([] if unit_tests else ["tests/*"])],
     )
 
 
-def _console(on_progress: ProgressCallback | None):
-    """A SQLMesh console that counts evaluations and audits and forwards one line per model."""
+def _console(
+    on_progress: ProgressCallback | None, skipped: Callable[[str], bool] = lambda name: False
+):
+    """A SQLMesh console that counts evaluations and audits and forwards one line per model;
+    `skipped(name)` tells the models a tick passed over (they are counted apart)."""
     from sqlmesh.core.console import NoopConsole
 
     class _Console(NoopConsole):
@@ -173,6 +208,7 @@ def _console(on_progress: ProgressCallback | None):
 
         def reset(self) -> None:
             self.evaluated = 0
+            self.skipped = 0
             self.audits_passed = 0
             self.audits_failed = 0
             self.warnings: list[str] = []
@@ -193,6 +229,10 @@ def _console(on_progress: ProgressCallback | None):
             *args,
             **kwargs,
         ) -> None:
+            if skipped(snapshot.name):
+                self.skipped += 1
+                self._say(f"{snapshot.name}: nothing new, skipped")
+                return
             self.evaluated += 1
             self.audits_passed += num_audits_passed
             self.audits_failed += num_audits_failed
@@ -219,6 +259,77 @@ def _console(on_progress: ProgressCallback | None):
                 self._say(f"failed: {message}")
 
     return _Console()
+
+
+class _Changes:
+    """Which models a tick must evaluate: those whose input changed since they last ran.
+
+    Every model of the project is a function of the tables it reads (its parents) and of its own
+    table; only a model without parents reads outside the DAG (the landing files, a seed's CSV).
+    So a model whose parents' tables are all as they were when it last ran successfully has
+    nothing new to take in: evaluating it again would render, run and audit a query that adds
+    nothing. Over a watch, most ticks bring a few step events and no new order, and the order
+    models would do exactly that. The scheduler's evaluate is wrapped (`install`): it passes over
+    such a model without touching its table or SQLMesh's state (the model's interval stays
+    missing, and the next run of any process evaluates it again).
+
+    What changed is observed, never assumed: after each evaluation the model's table is
+    fingerprinted (row count and newest batch_no: its rows are appended, or its days replaced,
+    with the newest landing batch among them), and the fingerprint is compared with the one seen
+    after its previous evaluation, by whichever process made it. A table without batch_no (a view)
+    counts as changed whenever it is evaluated. Nothing is known at a process's first tick: it
+    evaluates every model. A failed evaluation records nothing, so the model runs again next tick.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: model -> fingerprint of its table after its last evaluation
+        self._seen: dict[Any, tuple | None] = {}
+        #: model -> how many times its table was seen to change
+        self._versions: dict[Any, int] = {}
+        #: model -> its parents' versions when it last ran successfully
+        self._consumed: dict[Any, dict[Any, int]] = {}
+        #: the models passed over in the current tick (by name)
+        self.skipped: set[str] = set()
+
+    def install(self, scheduler, adapter) -> None:
+        evaluate = scheduler.evaluate
+
+        def evaluate_if_changed(snapshot, *args, **kwargs):
+            parents = [p for p in snapshot.parents if p != snapshot.snapshot_id]
+            if parents and self._unchanged(snapshot.snapshot_id, parents):
+                self.skipped.add(snapshot.name)
+                return []
+            results = evaluate(snapshot, *args, **kwargs)
+            self._ran(snapshot.snapshot_id, parents, _fingerprint(adapter, snapshot))
+            return results
+
+        scheduler.evaluate = evaluate_if_changed
+
+    def _unchanged(self, model, parents) -> bool:
+        with self._lock:
+            consumed = self._consumed.get(model)
+            return consumed is not None and all(
+                self._versions.get(p, 0) == consumed.get(p, 0) for p in parents
+            )
+
+    def _ran(self, model, parents, fingerprint: tuple | None) -> None:
+        with self._lock:
+            if fingerprint is None or self._seen.get(model) != fingerprint:
+                self._versions[model] = self._versions.get(model, 0) + 1
+            self._seen[model] = fingerprint
+            self._consumed[model] = {p: self._versions.get(p, 0) for p in parents}
+
+
+def _fingerprint(adapter, snapshot) -> tuple | None:
+    """(rows, newest batch_no) of a model's table, or None when it has no batch_no column."""
+    from sqlglot import exp
+
+    if snapshot.is_view or "batch_no" not in (snapshot.model.columns_to_types or {}):
+        return None
+    table = exp.to_table(snapshot.table_name(), dialect=adapter.dialect)
+    query = exp.select(exp.func("COUNT", exp.Star()), exp.func("MAX", exp.column("batch_no")))
+    return tuple(adapter.fetchone(query.from_(table)) or ())
 
 
 @contextlib.contextmanager
@@ -257,7 +368,8 @@ class Pipeline:
         self.variables = dict(variables or {})
         self.models_path = models_path or models_dir()
         self._context: Context | None = None
-        self._console = _console(self._progress)
+        self._changes = _Changes()
+        self._console = _console(self._progress, lambda name: name in self._changes.skipped)
         self._scheduler = None
         self._ticks = 0
         self._lock = threading.Lock()
@@ -290,7 +402,7 @@ class Pipeline:
             with self._console_installed():
                 self._context = Context(
                     paths=str(self.models_path),
-                    config=sqlmesh_config(self.engine, **self.variables),
+                    config=sqlmesh_config(self.engine, unit_tests=False, **self.variables),
                     gateway=self.engine.name,
                 )
             self._context.console = self._console
@@ -320,6 +432,7 @@ class Pipeline:
                     elapsed_s=time.perf_counter() - started,
                     planned=False,
                     models_evaluated=0,
+                    models_skipped=0,
                     audits_passed=0,
                     audits_failed=0,
                     warnings=(),
@@ -343,6 +456,10 @@ class Pipeline:
                 if self._scheduler is None:
                     planned = self._plan_if_needed()
                     self._scheduler = self.context.scheduler(environment=ENVIRONMENT)
+                    self._changes.install(
+                        self._scheduler, self._scheduler.snapshot_evaluator.adapter
+                    )
+                self._changes.skipped.clear()
                 # a first build processes everything landed; a plan completing a failed one
                 # backfills only what failed, so files landed meanwhile still need a run
                 if not planned or landed_names(self.engine) - self._ingested_files():
@@ -374,6 +491,7 @@ class Pipeline:
                 bronze_rows_total=after["event"],
                 quarantined_total=after["quarantine"],
                 models_evaluated=self._console.evaluated,
+                models_skipped=self._console.skipped,
                 audits_passed=self._console.audits_passed,
                 audits_failed=self._console.audits_failed,
                 warnings=tuple(self._console.warnings),

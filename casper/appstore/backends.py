@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Jsonb
+if TYPE_CHECKING:  # psycopg loads with the first PostgreSQL store (`casper status` on SQLite never)
+    import psycopg
+    from psycopg.types.json import Jsonb
 
 SCHEMAS = ("recommender", "refunds")
 
@@ -236,7 +236,6 @@ class PostgresBackend:
     """PostgreSQL by DSN, the local stand-in for Lakebase."""
 
     name = "postgresql"
-    driver_errors: tuple[type[Exception], ...] = (psycopg.Error,)
     distinct_from = "IS DISTINCT FROM"
     # A search's count(*) runs on parallel workers and its newest-first page stops at a page of
     # matches: faster than one scan kept to a single process by its LIMIT (350 + 50 ms against
@@ -250,6 +249,9 @@ class PostgresBackend:
     }
 
     def __init__(self, dsn: str, password: Callable[[], str] | None = None) -> None:
+        import psycopg
+
+        self.driver_errors: tuple[type[Exception], ...] = (psycopg.Error,)
         self.dsn = dsn
         #: asked for a password on every connection (Lakebase's OAuth tokens last an hour: a
         #: reconnect hours later needs a fresh one); None: the DSN's, or where libpq looks
@@ -260,6 +262,8 @@ class PostgresBackend:
 
     def describe(self) -> str:
         """The DSN without its password, safe to show and log."""
+        from psycopg.conninfo import conninfo_to_dict
+
         parts = conninfo_to_dict(self.dsn)
         host = parts.get("host") or "localhost"
         port = parts.get("port") or "5432"
@@ -268,6 +272,8 @@ class PostgresBackend:
 
     def connect(self) -> psycopg.Connection:
         # Autocommit: each read sees the latest committed data, writes use explicit transactions.
+        import psycopg
+
         fresh = {} if self.password is None else {"password": self.password()}
         return psycopg.connect(
             self.dsn, autocommit=True, connect_timeout=BUSY_TIMEOUT_SECONDS, **fresh
@@ -401,6 +407,8 @@ class PostgresBackend:
         return value
 
     def json_param(self, document: dict[str, Any]) -> Jsonb:
+        from psycopg.types.json import Jsonb
+
         return Jsonb(document)
 
     def json_value(self, value: Any) -> Any:

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from casper.appstore.schema import CONTEXT_COLUMNS
 from casper.appstore.store import AppStore
 from casper.appstore.suggestion import Suggestion, parse_agent_response, text_error, to_cents
 from casper.appstore.text import storable
 from casper.errors import CasperError
+
+if TYPE_CHECKING:  # frames come in from the warehouse; this module needs no polars of its own
+    import polars as pl
 
 RECOMMENDATION_FRAME_COLUMNS = (
     "order_id",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp, parse_one
+from casper.refunds import RECOMMENDATION_COLUMNS
 
-from casper.refunds.scoring import RECOMMENDATION_COLUMNS
+if TYPE_CHECKING:  # sqlglot loads with the first statement that needs rendering
+    from sqlglot import exp
 
 RECOMMENDATIONS = "recommender.refund_recommendations"
 ORDERS = "ai.order_delivery_times"
@@ -196,11 +197,15 @@ def naive_utc_text(moment: dt.datetime | None) -> str | None:
 
 @cache
 def _parsed(sql: str) -> exp.Expression:
+    from sqlglot import parse_one
+
     return parse_one(sql, dialect="duckdb")
 
 
 def _keep_json_nulls(node: exp.Expression) -> exp.Expression:
     """DuckDB's to_json writes null fields; Spark's drops them unless told otherwise."""
+    from sqlglot import exp
+
     if (
         isinstance(node, exp.Anonymous)
         and node.name.lower() == "to_json"
@@ -215,7 +220,12 @@ def _keep_json_nulls(node: exp.Expression) -> exp.Expression:
 
 
 def render(sql: str, dialect: str, *, tables: dict[str, str] | None = None, **params: Any) -> str:
-    """`sql` (DuckDB dialect) for `dialect`, with `:name` placeholders and relation names bound."""
+    """`sql` (DuckDB dialect) for `dialect`, with `:name` placeholders and relation names bound.
+    DuckDB SQL with nothing to bind is the text as written (no sqlglot: `casper status` stays quick)."""
+    if dialect == "duckdb" and not params and not tables:
+        return sql
+    from sqlglot import exp
+
     expression = _parsed(sql).copy()
     if params:
         bound = {name: exp.null() if value is None else value for name, value in params.items()}

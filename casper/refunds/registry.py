@@ -22,12 +22,11 @@ from mlflow.exceptions import MlflowException
 
 from casper.engine import RegistryTarget
 from casper.errors import CasperError
-from casper.refunds.scoring import ORDER_TIMES, SCORING_INPUT
+from casper.refunds import CHAMPION, ORDER_TIMES, SCORING_INPUT
 
 # MLflow narrates every registration on stderr; our commands say what matters in one line.
 logging.getLogger("mlflow").setLevel(logging.WARNING)
 
-CHAMPION = "champion"
 # what the model sees of an order: the scoring input but for when it was delivered and created
 MODEL_INPUT = tuple(c for c in SCORING_INPUT if c not in ORDER_TIMES)
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")

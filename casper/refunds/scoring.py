@@ -12,35 +12,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from casper.refunds import REFUND_CLASSES
-
-RECOMMENDATION_COLUMNS = (
-    "order_id",
-    "ts",
-    "agent_response",
-    "refund_class",
-    "refund_usd",
-    "reason",
-    "model_version",
-    "location",
-    "delivered_ts",
-    # when the order was created (its order_created event), as the reference's synced table has it;
-    # last, so a table made before it and given the column later has the same column order
-    "order_ts",
-)
-#: when the order was delivered and created: carried through scoring, not seen by the model
-ORDER_TIMES = ("delivered_ts", "order_ts")
-# what the warehouse hands the scorer: the model's input, plus the order's times
-SCORING_INPUT = (
-    "order_id",
-    "location",
-    "delivery_minutes",
-    "order_total",
-    "distance_km",
-    "total_items",
-    "created_hour",
-    *ORDER_TIMES,
-)
+from casper.refunds import ORDER_TIMES, RECOMMENDATION_COLUMNS, REFUND_CLASSES, SCORING_INPUT
 
 
 def scorable(orders: pd.DataFrame) -> pd.Series:

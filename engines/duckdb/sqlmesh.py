@@ -42,7 +42,7 @@ def gateway_config(home: CasperHome, *, wait_seconds: float) -> GatewayConfig:
         connection=_waiting_connection_config()(
             database=str(home.warehouse),
             connector_config={"preserve_insertion_order": False},
-            # independent models (the gold ones) run side by side: DuckDB releases the GIL
+            # independent models (the staging ones) run side by side: DuckDB releases the GIL
             concurrent_tasks=4,
             # model descriptions stay in the project; COMMENT ON costs time on every rebuild
             register_comments=False,

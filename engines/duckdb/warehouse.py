@@ -10,15 +10,17 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
-import polars as pl
 
 from casper.engine import WarehouseBusyError, WarehouseMissingError
-from casper.refunds import queries
-from casper.refunds.scoring import RECOMMENDATION_COLUMNS, SCORING_INPUT
+from casper.refunds import RECOMMENDATION_COLUMNS, SCORING_INPUT, queries
 from engines.duckdb.connect import connect_waiting
+
+if TYPE_CHECKING:  # frames are made where they are asked for: `casper status` needs none
+    import pandas as pd
+    import polars as pl
 
 
 class DuckDBWarehouse:
@@ -67,12 +69,16 @@ class DuckDBWarehouse:
         with self.connect() as connection:
             _ensure_recommendations(connection)
             if not self._has(connection, "ai", "order_delivery_times"):
+                import pandas as pd
+
                 return pd.DataFrame(columns=list(SCORING_INPUT))
             sql = _sql(queries.UNSCORED_ORDERS, version=str(model_version))
             return connection.execute(sql).df()
 
     def order_features(self, order_ids: list[str]) -> pd.DataFrame:
         """The refund model's features of the given (delivered) orders."""
+        import pandas as pd
+
         with self.connect(read_only=True) as connection:
             connection.register(
                 "wanted", pd.DataFrame({"order_id": pd.Series(order_ids, dtype=str)})
@@ -99,6 +105,8 @@ class DuckDBWarehouse:
         """Every recommendation held (all model versions)."""
         with self.connect(read_only=True) as connection:
             if not self._has(connection, "recommender", "refund_recommendations"):
+                import pandas as pd
+
                 return pd.DataFrame(columns=list(RECOMMENDATION_COLUMNS))
             return connection.execute(f"SELECT * FROM {queries.RECOMMENDATIONS}").df()
 
@@ -107,6 +115,8 @@ class DuckDBWarehouse:
         in the shapes casper.appstore.sync.sync_frames takes."""
         with self.connect(read_only=True) as connection:
             if not self._has(connection, "recommender", "refund_recommendations"):
+                import polars as pl
+
                 return pl.DataFrame(), pl.DataFrame()
             if not _missing_columns(connection):
                 return _sync_frames(connection, since)

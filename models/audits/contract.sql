@@ -1,17 +1,26 @@
-/* A model's contract in one query (one audit keeps the per-run cost low):
-   - no NULL in the @not_null columns;
-   - one row per @grain value;
-   - no negative value in the @non_negative columns (money, quantities; optional).
+/* A model's contract in one query (one audit keeps the per-run cost low), checked on the rows the
+   evaluation just added (@added_rows: batch_no above the watermark it used; every row for a model
+   without one, or outside a pipeline run), so the check grows with what landed, not with the table:
+   - no NULL in the @not_null columns of the added rows;
+   - one row per @grain value among the added rows' values, counted over the whole table (an added
+     row repeating an older row's grain counts);
+   - no negative value in the @non_negative columns of the added rows (money, quantities; optional).
    Returns one row per broken rule, with the number of offending rows. */
 AUDIT (
   name contract,
   defaults (non_negative = (NULL))
 );
 
-WITH nulls AS (
+WITH added AS (
+  SELECT
+    *
+  FROM @this_model
+  WHERE
+    @added_rows()
+), nulls AS (
   SELECT
     COUNT(*) AS offending
-  FROM @this_model
+  FROM added
   WHERE
     @REDUCE(@EACH(@not_null, c -> c IS NULL), (l, r) -> l OR r)
 ), duplicates AS (
@@ -20,7 +29,9 @@ WITH nulls AS (
   FROM (
     SELECT
       COUNT(*) AS copies
-    FROM @this_model
+    FROM @this_model AS checked
+    WHERE
+      @added_grain(@grain)
     GROUP BY
       @grain
     HAVING
@@ -29,7 +40,7 @@ WITH nulls AS (
 ), negatives AS (
   SELECT
     COUNT(*) AS offending
-  FROM @this_model
+  FROM added
   WHERE
     @REDUCE(@EACH(@non_negative, c -> c < 0), (l, r) -> l OR r)
 )

@@ -6,14 +6,15 @@ from sqlglot import exp
 from sqlmesh import macro
 from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
 
-from casper.pipeline import replaces_table
+from casper.pipeline import record_watermark, recorded_watermark, replaces_table
 
 
 @macro()
-def new_batches(evaluator: MacroEvaluator, this: exp.Expr) -> exp.Expr:
+def new_batches(evaluator: MacroEvaluator, this: exp.Expr, of: exp.Expr | None = None) -> exp.Expr:
     """`batch_no > <the newest batch_no already in this model>`: the landing batches not seen yet.
 
-    `this` names the model itself. When the model is evaluated, the watermark is read first and
+    `this` names the model itself; `of`, optional, the relation whose batch_no is compared (a join's
+    alias). When the model is evaluated, the watermark is read first and
     inlined as a literal, so the engine skips old data by its min/max statistics instead of
     comparing every row with a subquery (0 when SQLMesh is about to replace the table); in every
     other stage (loading, unit tests) it stays the equivalent self-referencing subquery, which is
@@ -36,5 +37,46 @@ def new_batches(evaluator: MacroEvaluator, this: exp.Expr) -> exp.Expr:
                 exp.select(exp.func("MAX", exp.column("batch_no"))).from_(physical)
             )
             value = int(row[0]) if row and row[0] is not None else 0
+        record_watermark(evaluator.this_model, value, evaluator.dialect)
         watermark = exp.Literal.number(value)
-    return exp.GT(this=exp.column("batch_no"), expression=watermark)
+    column = exp.column("batch_no", table=of.name if of is not None else None)
+    return exp.GT(this=column, expression=watermark)
+
+
+def _audited_watermark(evaluator: MacroEvaluator) -> int | None:
+    if "this_model" not in evaluator.locals:
+        return None
+    return recorded_watermark(evaluator.this_model, evaluator.dialect)
+
+
+@macro()
+def added_rows(evaluator: MacroEvaluator) -> exp.Expr:
+    """In an audit: `batch_no > <the watermark the model's evaluation just used>`, the rows that
+    evaluation added, so an audit's cost grows with what landed, not with the table (the rows
+    below were checked when they were added). TRUE, every row, when no evaluation in this process
+    recorded a watermark for the table: a model without @new_batches, `sqlmesh audit`, loading.
+    A first build records 0: every row."""
+    watermark = _audited_watermark(evaluator)
+    if watermark is None:
+        return exp.true()
+    return exp.GT(this=exp.column("batch_no"), expression=exp.Literal.number(watermark))
+
+
+@macro()
+def added_grain(evaluator: MacroEvaluator, grain: exp.Expr) -> exp.Expr:
+    """In an audit, of a row of @this_model aliased `checked`: whether a row of `added` (the CTE of
+    @added_rows) has its `grain` value (NULLs compare equal, as GROUP BY groups them). TRUE when
+    every row counts as added."""
+    if _audited_watermark(evaluator) is None:
+        return exp.true()
+    if isinstance(grain, exp.Paren):
+        grain = grain.this
+    columns = grain.expressions if isinstance(grain, exp.Tuple | exp.Array) else [grain]
+    same = [
+        exp.NullSafeEQ(
+            this=exp.column(column.name, table="added"),
+            expression=exp.column(column.name, table="checked"),
+        )
+        for column in columns
+    ]
+    return exp.Exists(this=exp.select("1").from_("added").where(exp.and_(*same)))

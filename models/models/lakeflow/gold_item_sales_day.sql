@@ -1,6 +1,7 @@
 MODEL (
   name lakeflow.gold_item_sales_day,
-  kind FULL,
+  kind VIEW,
+  allow_partials false, /* a view is always current: SQLMesh re-checks it at plans and daily */
   grain (item_id, menu_id, category_id, brand_id, day),
   audits (
     contract(

@@ -1,6 +1,7 @@
 MODEL (
   name lakeflow.gold_location_sales_hourly,
-  kind FULL,
+  kind VIEW,
+  allow_partials false, /* a view is always current: SQLMesh re-checks it at plans and daily */
   grain (location, hour_ts),
   audits (
     contract(

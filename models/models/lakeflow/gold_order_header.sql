@@ -1,8 +1,10 @@
-/* Gold: one row per order, appended with the order (its items never change once counted: see
-   lakeflow.silver_orders). A run takes the silver rows newer than this model's newest batch_no. */
+/* Gold: one row per order, over lakeflow.silver_order_items (an order's items are appended together
+   and never change once counted: see lakeflow.silver_orders). A view: a tick has nothing to
+   rebuild, and a query reads what silver holds at that moment. batch_no is the order's landing batch. */
 MODEL (
   name lakeflow.gold_order_header,
-  kind INCREMENTAL_UNMANAGED,
+  kind VIEW,
+  allow_partials false, /* a view is always current: SQLMesh re-checks it at plans and daily */
   columns (
     order_id VARCHAR,
     gk_id VARCHAR,
@@ -37,8 +39,6 @@ SELECT
   LIST_SORT(LIST_DISTINCT(ARRAY_AGG(brand_id)))::INTEGER[] AS brands_in_order,
   MAX(batch_no)::BIGINT AS batch_no
 FROM lakeflow.silver_order_items
-WHERE
-  @new_batches(lakeflow.gold_order_header)
 GROUP BY
   order_id,
   gk_id,

@@ -50,6 +50,7 @@ WITH landed AS (
     *
   FROM @landing_records() AS landed
 ), located AS (
+  /* the reference replay's events carry an integer location_id instead of location and gk_id */
   SELECT
     *,
     CASE
@@ -62,7 +63,19 @@ WITH landed AS (
       ELSE location
     END AS located
   FROM landed
+), typed AS (
+  /* ts and sequence parsed once, for the checks and for the columns */
+  SELECT
+    *,
+    CASE
+      WHEN REGEXP_MATCHES(ts, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?$')
+      THEN TRY_CAST(ts AS TIMESTAMP)
+    END AS ts_value,
+    CASE WHEN REGEXP_MATCHES(sequence, '^[0-9]{1,9}$') THEN CAST(sequence AS INTEGER) END AS sequence_value
+  FROM located
 ), checked AS (
+  /* blank = only spaces (what TRIM removes); a value not starting with a space is not blank, and
+     is not trimmed to find out */
   SELECT
     *,
     CASE
@@ -74,30 +87,29 @@ WITH landed AS (
       THEN 'invalid_json'
       WHEN NOT replay_unmapped IS NULL AND TRIM(replay_unmapped) <> ''
       THEN 'unmapped:' || TRIM(replay_unmapped)
-      WHEN event_id IS NULL OR TRIM(event_id) = ''
+      WHEN event_id IS NULL OR event_id = '' OR (event_id LIKE ' %' AND TRIM(event_id) = '')
       THEN 'missing_field:event_id'
-      WHEN event_type IS NULL OR TRIM(event_type) = ''
+      WHEN event_type IS NULL OR event_type = '' OR (event_type LIKE ' %' AND TRIM(event_type) = '')
       THEN 'missing_field:event_type'
-      WHEN ts IS NULL OR TRIM(ts) = ''
+      WHEN ts IS NULL OR ts = '' OR (ts LIKE ' %' AND TRIM(ts) = '')
       THEN 'missing_field:ts'
       WHEN (
-        gk_id IS NULL OR TRIM(gk_id) = ''
+        gk_id IS NULL OR gk_id = '' OR (gk_id LIKE ' %' AND TRIM(gk_id) = '')
       ) AND (
         location_id IS NULL OR TRIM(location_id) = ''
       )
       THEN 'missing_field:gk_id'
-      WHEN located IS NULL OR TRIM(located) = ''
+      WHEN located IS NULL OR located = '' OR (located LIKE ' %' AND TRIM(located) = '')
       THEN 'missing_field:location'
-      WHEN order_id IS NULL OR TRIM(order_id) = ''
+      WHEN order_id IS NULL OR order_id = '' OR (order_id LIKE ' %' AND TRIM(order_id) = '')
       THEN 'missing_field:order_id'
-      WHEN sequence IS NULL OR TRIM(sequence) = ''
+      WHEN sequence IS NULL OR sequence = '' OR (sequence LIKE ' %' AND TRIM(sequence) = '')
       THEN 'missing_field:sequence'
       WHEN body IS NULL
       THEN 'missing_field:body'
-      WHEN NOT REGEXP_MATCHES(sequence, '^[0-9]{1,9}$')
+      WHEN sequence_value IS NULL
       THEN 'bad_type:sequence'
-      WHEN NOT REGEXP_MATCHES(ts, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?$')
-      OR TRY_CAST(ts AS TIMESTAMP) IS NULL
+      WHEN ts_value IS NULL
       THEN 'bad_type:ts'
       WHEN NOT body_is_object
       THEN 'bad_type:body'
@@ -113,7 +125,7 @@ WITH landed AS (
       )
       THEN 'unknown_event_type'
     END AS reason
-  FROM located
+  FROM typed
 )
 SELECT
   source_file::VARCHAR AS source_file,
@@ -121,10 +133,7 @@ SELECT
   CASE WHEN record_no = 0 THEN 'file' WHEN reason IS NULL THEN 'event' ELSE 'quarantine' END::VARCHAR AS record_kind,
   event_id::VARCHAR AS event_id,
   event_type::VARCHAR AS event_type,
-  CASE
-    WHEN REGEXP_MATCHES(ts, '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?$')
-    THEN TRY_CAST(ts AS TIMESTAMP)
-  END::TIMESTAMP AS ts,
+  ts_value::TIMESTAMP AS ts,
   CASE
     WHEN (
       gk_id IS NULL OR TRIM(gk_id) = ''
@@ -136,7 +145,7 @@ SELECT
   END::VARCHAR AS gk_id,
   located::VARCHAR AS location,
   order_id::VARCHAR AS order_id,
-  CASE WHEN REGEXP_MATCHES(sequence, '^[0-9]{1,9}$') THEN CAST(sequence AS INTEGER) END::INTEGER AS sequence,
+  sequence_value::INTEGER AS sequence,
   body::VARCHAR AS body,
   CASE WHEN NOT reason IS NULL THEN raw END::VARCHAR AS raw_text,
   reason::VARCHAR AS reason,

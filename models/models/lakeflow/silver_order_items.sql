@@ -3,7 +3,8 @@
      re-landed event never doubles anything. A run takes the orders silver_orders added since this
      model's newest batch_no (@new_batches).
    - Item lines come parsed and validated from lakeflow.stg_order_items (invalid lines dropped, an
-     item listed twice merged into one line). An order whose items list is nulled by DQ injection
+     item listed twice merged into one line), a view read for the same new batches: the record that
+     counts for an order new here landed in one of them (its batch_no is the order's). An order whose items list is nulled by DQ injection
      has no rows here.
    Money is DECIMAL: price DECIMAL(10, 2), extended_price = price * qty. batch_no is the order's
    (the landing batch of its counted record). */
@@ -69,3 +70,5 @@ SELECT
 FROM new_orders AS o
 JOIN lakeflow.stg_order_items AS i
   ON i.source_file = o.source_file AND i.record_no = o.record_no
+WHERE
+  @new_batches(lakeflow.silver_order_items, i)
