@@ -14,13 +14,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
 from casper.engine import Lander
-from casper.generator.events import to_ndjson
 from casper.generator.kitchens import build_kitchens
 from casper.generator.plan import SimulationPlan
 from casper.generator.simulation import Kitchen
+
+# Days simulated together in one task: enough to spread polars' cost per call over many days,
+# few enough that the tasks keep every worker busy to the end.
+DAYS_PER_TASK = 8
 
 
 def history_file_name(location: str, day: dt.date) -> str:
@@ -60,21 +61,28 @@ def history_days(plan: SimulationPlan, kitchen: Kitchen) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((plan.now.date() - first).days + 1)]
 
 
-def history_of_day(kitchen: Kitchen, day: dt.date, now_us: int) -> pl.DataFrame:
-    events = kitchen.simulate_day(day)
-    return events.filter(pl.col("ts_us") < now_us)
-
-
-def _write_day(kitchen: Kitchen, day: dt.date, now_us: int, lander: Lander) -> DayResult:
-    name = history_file_name(kitchen.name, day)
-    if lander.exists(name):
-        return DayResult(kitchen.name, day, name, 0, 0, skipped=True)
-    events = history_of_day(kitchen, day, now_us)
-    if events.is_empty():
-        return DayResult(kitchen.name, day, None, 0, 0, skipped=False)
-    lander.land(name, to_ndjson(events))
-    orders = events["order_id"].n_unique()
-    return DayResult(kitchen.name, day, name, events.height, orders, skipped=False)
+def _write_days(
+    kitchen: Kitchen, days: list[dt.date], now_us: int, lander: Lander
+) -> list[DayResult]:
+    """Land the files of `days` not landed yet (simulated together: see Kitchen.days_ndjson)."""
+    results = {}
+    todo = []
+    for day in days:
+        name = history_file_name(kitchen.name, day)
+        if lander.exists(name):
+            results[day] = DayResult(kitchen.name, day, name, 0, 0, skipped=True)
+        else:
+            todo.append(day)
+    for file in kitchen.days_ndjson(todo, before_us=now_us) if todo else []:
+        if not file.events:
+            results[file.day] = DayResult(kitchen.name, file.day, None, 0, 0, skipped=False)
+            continue
+        name = history_file_name(kitchen.name, file.day)
+        lander.land(name, file.data)
+        results[file.day] = DayResult(
+            kitchen.name, file.day, name, file.events, file.orders, skipped=False
+        )
+    return [results[day] for day in days]
 
 
 # Worker processes build their kitchens once (routes come from the cache the parent filled).
@@ -90,10 +98,10 @@ def _init_worker(plan_json: str, roads_dir: str, lander: Lander) -> None:
     _worker["lander"] = lander
 
 
-def _work(location: str, day: dt.date) -> DayResult:
+def _work(location: str, days: list[dt.date]) -> list[DayResult]:
     plan: SimulationPlan = _worker["plan"]  # type: ignore[assignment]
     kitchen = _worker["kitchens"][location]  # type: ignore[index]
-    return _write_day(kitchen, day, plan.now_us, _worker["lander"])  # type: ignore[arg-type]
+    return _write_days(kitchen, days, plan.now_us, _worker["lander"])  # type: ignore[arg-type]
 
 
 def generate_history(
@@ -107,20 +115,26 @@ def generate_history(
     on_plan: Callable[[int], None] | None = None,
 ) -> HistoryReport:
     kitchens = build_kitchens(plan.configs, plan.now_us, roads_dir, notify)
-    tasks = [(k, day) for k in kitchens for day in history_days(plan, k)]
+    days = {k.name: history_days(plan, k) for k in kitchens}
+    tasks = [
+        (k, days[k.name][i : i + DAYS_PER_TASK])
+        for k in kitchens
+        for i in range(0, len(days[k.name]), DAYS_PER_TASK)
+    ]
     if on_plan:
-        on_plan(len(tasks))
+        on_plan(sum(len(d) for d in days.values()))
     lander.sweep()
     results: list[DayResult] = []
 
-    def record(result: DayResult) -> None:
-        results.append(result)
-        if on_day:
-            on_day(result)
+    def record(batch: list[DayResult]) -> None:
+        for result in batch:
+            results.append(result)
+            if on_day:
+                on_day(result)
 
     if workers <= 1 or len(tasks) <= 1:
-        for kitchen, day in tasks:
-            record(_write_day(kitchen, day, plan.now_us, lander))
+        for kitchen, batch in tasks:
+            record(_write_days(kitchen, batch, plan.now_us, lander))
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
@@ -130,7 +144,7 @@ def generate_history(
             # the lander is pickled into each worker: it must hold no open connection
             initargs=(plan.to_json(), str(roads_dir), lander),
         ) as pool:
-            futures = [pool.submit(_work, k.name, day) for k, day in tasks]
+            futures = [pool.submit(_work, k.name, batch) for k, batch in tasks]
             for future in futures:
                 record(future.result())
     return HistoryReport.of(results)
