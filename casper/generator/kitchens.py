@@ -14,7 +14,7 @@ from casper.errors import CasperError
 from casper.generator.baskets import MenuArrays
 from casper.generator.demand import US_PER_DAY
 from casper.generator.simulation import Kitchen
-from casper.roads import RouteTable, build_route_table, load_network
+from casper.roads.table import RouteTable
 
 # Bump when the synthetic network or the route table changes shape, so caches rebuild.
 ROUTES_VERSION = 1
@@ -73,6 +73,8 @@ def route_table(
             return RouteTable.load(cached)
         except (OSError, ValueError, KeyError):
             cached.unlink(missing_ok=True)  # a damaged cache is rebuilt, not trusted
+    from casper.roads import build_route_table, load_network  # networkx, scipy: only to build
+
     graph = load_network(site, roads_dir, allow_download=False, notify=notify)
     table = build_route_table(graph, site.kitchen_lat, site.kitchen_lon)
     roads_dir.mkdir(parents=True, exist_ok=True)
