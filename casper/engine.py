@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from casper.errors import CasperError
 from casper.home import CasperHome
-from casper.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
 
     from casper.appstore.store import AppStore
     from casper.manifest import Kind, Manifest
+    from casper.settings import Settings
     from casper.stages import StageContext
 
 ENTRY_POINT_GROUP = "casper.engines"
