@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -70,6 +70,7 @@ class Kitchen:
     sim_start_us: int  # the simulation window opens here (now - start_days_ago)
     menu: MenuArrays
     routes: object  # casper.roads.RouteTable
+    given_route_texts: RouteTexts | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -104,38 +105,9 @@ class Kitchen:
         return brand_weights(self.config, self.menu, classes, popularity, day_index)
 
     @cached_property
-    def point_text(self) -> tuple[pl.Series, pl.Series]:
-        """The route table's points' latitudes and longitudes as JSON numbers, written once:
-        routes, customers and pings are all at route points."""
-        routes = self.routes
-        return ev.number(routes.route_lat, COORD_DECIMALS), ev.number(
-            routes.route_lon, COORD_DECIMALS
-        )
-
-    @cached_property
-    def route_text(self) -> pl.Series:
-        """Each destination's route_points as JSON text, built once: orders only gather theirs.
-        (Numbers, brackets and commas: the same text in both spellings.)"""
-        routes = self.routes
-        lat, lon = self.point_text
-        offsets = routes.route_offsets
-        first = np.zeros(routes.route_lat.size, dtype=bool)
-        last = np.zeros(routes.route_lat.size, dtype=bool)
-        nonempty = offsets[1:] > offsets[:-1]
-        first[offsets[:-1][nonempty]] = True
-        last[offsets[1:][nonempty] - 1] = True
-        points = pl.select(
-            pl.concat_str(
-                [
-                    pl.when(pl.lit(pl.Series(first))).then(pl.lit("[[")).otherwise(pl.lit("[")),
-                    pl.lit(lat),
-                    pl.lit(", "),
-                    pl.lit(lon),
-                    pl.when(pl.lit(pl.Series(last))).then(pl.lit("]]")).otherwise(pl.lit("], ")),
-                ]
-            )
-        ).to_series()
-        return ev.runs_joined(points, offsets, empty="[]")
+    def route_texts(self) -> RouteTexts:
+        """The route table as JSON text, built once (or given: build_kitchens caches it on disk)."""
+        return self.given_route_texts or RouteTexts.of(self.routes)
 
     @cached_property
     def _raw_address_tail(self) -> pl.Series:
@@ -290,7 +262,7 @@ class Kitchen:
         def body(fields: dict, event_type: str) -> pl.Expr:
             return ev.json_object(fields, nulls(event_type), spelling)
 
-        point_lat, point_lon = self.point_text
+        point_lat, point_lon = self.route_texts.lat, self.route_texts.lon
         destination = joined("destination")
         last = routes.route_offsets[destination + 1] - 1  # the customer is at the route's end
         customer_lat, customer_lon = point_lat.gather(last), point_lon.gather(last)
@@ -320,7 +292,7 @@ class Kitchen:
             ),
             picked=body(
                 {
-                    "route_points": self.route_text.gather(destination),
+                    "route_points": self.route_texts.route.gather(destination),
                     "eta_mins": ev.number(joined("drive_minutes"), 1),
                 },
                 "driver_picked_up",
@@ -402,6 +374,31 @@ def _landing_order(ts_us: np.ndarray, order_key: np.ndarray, sequence: np.ndarra
     if not (np.diff(ts_us[by_time]) == 0).any():
         return by_time
     return np.lexsort((sequence, order_key, ts_us))
+
+
+@dataclass(frozen=True, eq=False)
+class RouteTexts:
+    """A route table as JSON text: each route point's coordinates (customers and pings are at
+    route points) and each destination's route_points array. Numbers, brackets and commas only:
+    the same text in both spellings."""
+
+    route: pl.Series  # per destination
+    lat: pl.Series  # per route point
+    lon: pl.Series
+
+    @classmethod
+    def of(cls, routes) -> RouteTexts:
+        lat = ev.number(routes.route_lat, COORD_DECIMALS)
+        lon = ev.number(routes.route_lon, COORD_DECIMALS)
+        # every point as "[lat, lon], "; a route is its points' run without the last ", "
+        points = pl.select(
+            pl.concat_str([pl.lit("["), pl.lit(lat), pl.lit(", "), pl.lit(lon), pl.lit("], ")])
+        ).to_series()
+        runs = ev.runs_joined(points, routes.route_offsets, empty="")
+        route = pl.select(
+            pl.concat_str([pl.lit("["), pl.lit(runs).str.head(-2), pl.lit("]")])
+        ).to_series()
+        return cls(route=route, lat=lat, lon=lon)
 
 
 @dataclass(frozen=True)
