@@ -215,10 +215,18 @@ def generate(
     days: DaysOption = None,
     seed: SeedOption = None,
     config: ConfigOption = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes generating, this one included (default: the CPU cores, at most 4).",
+            show_default=False,
+        ),
+    ] = None,
     engine: EngineOption = None,
 ) -> None:
     """Generate order history up to now into the landing folder (one file per location-day)."""
+    from casper.generator.history import default_workers
     from casper.generator.runs import plan_history, run_generate
 
     bound = _engine(ctx, engine)
@@ -239,7 +247,7 @@ def generate(
         report = run_generate(
             bound,
             plan,
-            workers=workers,
+            workers=workers or default_workers(),
             notify=_notice,
             on_plan=lambda total: progress.update(task, total=total),
             on_day=lambda result: progress.advance(task),
