@@ -71,7 +71,8 @@ class LandingSurvey:
 
 class Lander(Protocol):
     """Where raw event files land: a folder or a remote volume. A reader never sees half a file,
-    and `list` shows only landing files (casper.landing.is_landing_file)."""
+    and `list` shows only landing files (casper.landing.is_landing_file). The history generator
+    calls `land` from a few threads at once, each with its own file."""
 
     #: where the files land (a local folder, a /Volumes path), as messages name it
     folder: Path | str
