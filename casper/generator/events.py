@@ -57,10 +57,14 @@ def escaped_text(raw: str) -> str:
     return json_escaped(pl.Series([raw])).item()
 
 
+def hex_chars(data: bytes, nbytes: int) -> np.ndarray:
+    """Consecutive `nbytes`-byte ids of `data` as lowercase hex: one row of ASCII per id."""
+    return np.frombuffer(data.hex().encode("ascii"), dtype=np.uint8).reshape(-1, 2 * nbytes)
+
+
 def hex_text(data: bytes, nbytes: int) -> pl.Series:
     """Consecutive `nbytes`-byte ids of `data`, each as lowercase hex, without a Python loop."""
-    text = np.frombuffer(data.hex().encode("ascii"), dtype=np.uint8)
-    return fixed_width_text(text.reshape(-1, 2 * nbytes))
+    return fixed_width_text(hex_chars(data, nbytes))
 
 
 def hex_ids(rng: np.random.Generator, count: int, nbytes: int) -> pl.Series:
@@ -77,32 +81,58 @@ def fixed_width_text(chars: np.ndarray) -> pl.Series:
     return pl.Series(array)
 
 
-_DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
+US_PER_DAY = 86_400_000_000
+TS_WIDTH = 26  # YYYY-MM-DD HH:MM:SS.ffffff
+
+
+@functools.cache
+def _clock_faces() -> tuple[np.ndarray, np.ndarray]:
+    """'HH:MM:SS' for every second of a day (8 bytes, read as one uint64 each) and '000' to
+    '999' (3 bytes, padded to a uint32 each): a time of day is three lookups."""
+    pairs = np.array([list(f"{i:02d}".encode()) for i in range(100)], dtype=np.uint8)
+    second = np.arange(86_400)
+    faces = np.empty((86_400, 8), dtype=np.uint8)
+    faces[:, 0:2] = pairs[second // 3600]
+    faces[:, 2] = ord(":")
+    faces[:, 3:5] = pairs[second // 60 % 60]
+    faces[:, 5] = ord(":")
+    faces[:, 6:8] = pairs[second % 60]
+    thousand = np.zeros((1000, 4), dtype=np.uint8)
+    thousand[:, :3] = np.array([list(f"{i:03d}".encode()) for i in range(1000)], dtype=np.uint8)
+    return faces.view(np.uint64).ravel(), thousand.view(np.uint32).ravel()
+
+
+def timestamp_chars(ts_us: np.ndarray) -> np.ndarray | None:
+    """Microseconds since the epoch as TS_FORMAT text, one row of ASCII per time, as polars'
+    strftime writes it: the dates (few) by strftime itself, the times of day from tables.
+    None for years outside 1000-9999 (not ten characters)."""
+    ts_us = np.asarray(ts_us, dtype=np.int64)
+    day, time_us = np.divmod(ts_us, US_PER_DAY)
+    days, which = np.unique(day, return_inverse=True)
+    dates = pl.Series(days * US_PER_DAY).cast(pl.Datetime("us")).dt.strftime("%Y-%m-%d")
+    if (dates.str.len_bytes() != 10).any():
+        return None
+    count = ts_us.size
+    seconds, micros = np.divmod(time_us, 1_000_000)
+    faces, thousand = _clock_faces()
+    chars = np.empty((count, TS_WIDTH), dtype=np.uint8)
+    date_chars = np.frombuffer("".join(dates.to_list()).encode("ascii"), dtype=np.uint8)
+    chars[:, :10] = date_chars.reshape(-1, 10)[which.ravel()]
+    chars[:, 10] = ord(" ")
+    chars[:, 11:19] = faces[seconds].view(np.uint8).reshape(count, 8)
+    chars[:, 19] = ord(".")
+    chars[:, 20:23] = thousand[micros // 1000].view(np.uint8).reshape(count, 4)[:, :3]
+    chars[:, 23:26] = thousand[micros % 1000].view(np.uint8).reshape(count, 4)[:, :3]
+    return chars
 
 
 def timestamps(ts_us: np.ndarray) -> pl.Series:
-    """Microseconds since the epoch as TS_FORMAT text, what polars' strftime writes: the dates
-    (few) by strftime itself, the times of day as digits."""
-    ts_us = np.asarray(ts_us, dtype=np.int64)
-    day, time_us = np.divmod(ts_us, 86_400_000_000)
-    days, which = np.unique(day, return_inverse=True)
-    dates = pl.Series(days * 86_400_000_000).cast(pl.Datetime("us")).dt.strftime("%Y-%m-%d")
-    if (dates.str.len_bytes() != 10).any():  # years outside 1000-9999: let polars write it all
-        return pl.from_epoch(pl.Series(ts_us), time_unit="us").dt.strftime(TS_FORMAT)
-    chars = np.empty((ts_us.size, 26), dtype=np.uint8)
-    date_chars = np.frombuffer("".join(dates.to_list()).encode("ascii"), dtype=np.uint8)
-    chars[:, :10] = date_chars.reshape(-1, 10)[which]
-    chars[:, 10], chars[:, 13], chars[:, 16], chars[:, 19] = b" ::."
-    seconds, micros = np.divmod(time_us, 1_000_000)
-    for column, value, digits in (
-        (11, seconds // 3600, 2),
-        (14, seconds // 60 % 60, 2),
-        (17, seconds % 60, 2),
-        (20, micros, 6),
-    ):
-        for position in range(digits - 1, -1, -1):
-            value, digit = np.divmod(value, 10)
-            chars[:, column + position] = _DIGITS[digit]
+    """Microseconds since the epoch as TS_FORMAT text, what polars' strftime writes."""
+    chars = timestamp_chars(ts_us)
+    if chars is None:
+        return pl.from_epoch(
+            pl.Series(np.asarray(ts_us, dtype=np.int64)), time_unit="us"
+        ).dt.strftime(TS_FORMAT)
     return fixed_width_text(chars)
 
 
@@ -198,32 +228,32 @@ def to_ndjson(events: pl.DataFrame) -> bytes:
 
 
 def ndjson_lines(
-    events: pl.DataFrame, gk_id: str, location: str, bounds: np.ndarray
+    columns: dict[str, pl.Series], gk_id: str, location: str, bounds: np.ndarray
 ) -> list[bytes]:
-    """What `to_ndjson` writes for events[bounds[i]:bounds[i + 1]], for each i, joined from parts
-    instead: `events` holds event_id, event_type, ts, order_id, sequence and an ESCAPED body; ids,
-    types and timestamps need no escaping (hex, fixed names, digits), the kitchen's names are
-    escaped here."""
-    if events.is_empty():
+    """What `to_ndjson` writes for the events bounds[i]:bounds[i + 1], for each i, joined from
+    parts instead: `columns` are event_id, event_type, ts, order_id, sequence and an ESCAPED
+    body; ids, types and timestamps need no escaping (hex, fixed names, digits), the kitchen's
+    names are escaped here."""
+    if not len(columns["ts"]):
         return [b"" for _ in range(len(bounds) - 1)]
-    lines = events.select(
+    lines = pl.select(
         pl.concat_str(
             [
                 pl.lit('{"event_id":"'),
-                pl.col("event_id"),
+                pl.lit(columns["event_id"]),
                 pl.lit('","event_type":"'),
-                pl.col("event_type"),
+                pl.lit(columns["event_type"]),
                 pl.lit('","ts":"'),
-                pl.col("ts"),
+                pl.lit(columns["ts"]),
                 pl.lit(
                     f'","gk_id":"{escaped_text(gk_id)}","location":"{escaped_text(location)}"'
                     ',"order_id":"'
                 ),
-                pl.col("order_id"),
+                pl.lit(columns["order_id"]),
                 pl.lit('","sequence":'),
-                pl.col("sequence").cast(pl.String),
+                pl.lit(columns["sequence"]).cast(pl.String),
                 pl.lit(',"body":"'),
-                pl.col("body"),
+                pl.lit(columns["body"]),
                 pl.lit('"}\n'),
             ]
         )

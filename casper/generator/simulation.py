@@ -139,18 +139,31 @@ class Kitchen:
     def simulate_day(self, day: dt.date) -> pl.DataFrame:
         """Every event of every order created on `day` inside the simulation window, sorted by time."""
         events = self._events([self._draw_day(day)], ev.Spelling.RAW)
-        return events.with_columns(gk_id=pl.lit(self.gk_id), location=pl.lit(self.name)).select(
-            [*ev.EVENT_COLUMNS, "ts_us"]
-        )
+        if events is None:
+            return ev.empty_events()
+        columns = events.columns()
+        count = len(events.ts_us)
+        return pl.DataFrame(
+            {
+                **columns,
+                "gk_id": pl.repeat(self.gk_id, count, dtype=pl.String, eager=True),
+                "location": pl.repeat(self.name, count, dtype=pl.String, eager=True),
+                "ts_us": pl.Series(events.ts_us, dtype=pl.Int64),
+            }
+        ).select([*ev.EVENT_COLUMNS, "ts_us"])
 
     def days_ndjson(self, days: Sequence[dt.date], before_us: int | None = None) -> list[DayFile]:
         """Each day's landing file: exactly to_ndjson of simulate_day(day)'s events before
         `before_us`. The days are drawn one by one (each from its own streams); their text is built
         in one go, so polars' cost per call is paid once per batch of days rather than per day."""
         draws = [self._draw_day(day, before_us) for day in days]
-        events = self._events(draws, ev.Spelling.ESCAPED)
         counts = [0 if d is None else d.events for d in draws]
-        parts = ev.ndjson_lines(events, self.gk_id, self.name, np.cumsum([0, *counts]))
+        events = self._events(draws, ev.Spelling.ESCAPED)
+        if events is None:
+            parts = [b"" for _ in days]
+        else:
+            bounds = np.cumsum([0, *counts])
+            parts = ev.ndjson_lines(events.columns(), self.gk_id, self.name, bounds)
         return [
             DayFile(day, data, count, 0 if draw is None else draw.landed_orders)
             for day, draw, data, count in zip(days, draws, parts, counts, strict=True)
@@ -240,12 +253,14 @@ class Kitchen:
             .tobytes(),
         )
 
-    def _events(self, draws: Sequence[DayDraw | None], spelling: ev.Spelling) -> pl.DataFrame:
-        """The landed events of the drawn days, one day after another, each in landing order:
-        event_id, event_type, ts, order_id, sequence, body (in `spelling`) and ts_us."""
+    def _events(
+        self, draws: Sequence[DayDraw | None], spelling: ev.Spelling
+    ) -> LandedEvents | None:
+        """The landed events of the drawn days, one day after another, each in landing order,
+        with their bodies in `spelling`; None when there are none."""
         draws = [d for d in draws if d is not None]
         if not sum(d.events for d in draws):
-            return ev.empty_events().drop("gk_id", "location")
+            return None
         routes = self.routes
         texts = self.texts(spelling)
         order_base = np.cumsum([0, *(d.orders for d in draws)])
@@ -331,19 +346,14 @@ class Kitchen:
         block_start = np.array([0, empty, empty, empty, empty, n, 2 * n, 2 * n + p])
         within = np.where(event_type == PING, ping, np.where(event_type == DELIVERED, order, 0))
         within = np.where((event_type == CREATED) | (event_type == PICKED_UP), order, within)
-        ts_us = pl.Series("ts_us", joined("ts_us"), dtype=pl.Int64)
-        return pl.DataFrame(
-            [
-                ev.hex_text(b"".join(d.event_ids for d in draws), EVENT_ID_BYTES).alias("event_id"),
-                EVENT_TYPE_NAMES.gather(event_type),
-                ev.timestamps(ts_us.to_numpy()).alias("ts"),
-                ev.hex_text(b"".join(d.order_ids for d in draws), ORDER_ID_BYTES)
-                .gather(order)
-                .alias("order_id"),
-                pl.Series("sequence", joined("sequence"), dtype=pl.Int64),
-                bodies.gather(block_start[event_type] + within).alias("body"),
-                ts_us,
-            ]
+        return LandedEvents(
+            event_type=event_type,
+            ts_us=joined("ts_us"),
+            sequence=joined("sequence"),
+            order=order,
+            event_ids=b"".join(d.event_ids for d in draws),
+            order_ids=b"".join(d.order_ids for d in draws),
+            body=bodies.gather(block_start[event_type] + within),
         )
 
     def _items(self, baskets: Baskets, n: int, texts: DayTexts) -> pl.Series:
@@ -399,6 +409,30 @@ class RouteTexts:
             pl.concat_str([pl.lit("["), pl.lit(runs).str.head(-2), pl.lit("]")])
         ).to_series()
         return cls(route=route, lat=lat, lon=lon)
+
+
+@dataclass(frozen=True, eq=False)
+class LandedEvents:
+    """The landed events of a batch of days, one day after another, each in landing order."""
+
+    event_type: np.ndarray  # position in EVENT_TYPE_NAMES
+    ts_us: np.ndarray
+    sequence: np.ndarray
+    order: np.ndarray  # the event's order, as the position of its id in order_ids
+    event_ids: bytes  # EVENT_ID_BYTES per event
+    order_ids: bytes  # ORDER_ID_BYTES per order of the days (landed or not)
+    body: pl.Series
+
+    def columns(self) -> dict[str, pl.Series]:
+        """event_id, event_type, ts, order_id, sequence and body."""
+        return {
+            "event_id": ev.hex_text(self.event_ids, EVENT_ID_BYTES),
+            "event_type": EVENT_TYPE_NAMES.gather(self.event_type),
+            "ts": ev.timestamps(self.ts_us),
+            "order_id": ev.hex_text(self.order_ids, ORDER_ID_BYTES).gather(self.order),
+            "sequence": pl.Series(self.sequence, dtype=pl.Int64),
+            "body": self.body,
+        }
 
 
 @dataclass(frozen=True)
