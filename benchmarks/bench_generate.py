@@ -157,7 +157,7 @@ def main() -> None:
     report(
         [
             Figure(
-                "generate 4 locations x 90 days, wall",
+                f"generate all locations x {args.days} days, wall",
                 statistics.median(walls),
                 "s",
                 floor=statistics.median(floors),

@@ -57,6 +57,22 @@ def escaped_text(raw: str) -> str:
     return json_escaped(pl.Series([raw])).item()
 
 
+class _ArrowCArray:
+    """A pyarrow array seen only through the Arrow C data interface."""
+
+    def __init__(self, array: pa.Array) -> None:
+        self._array = array
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> object:
+        return self._array.__arrow_c_array__(requested_schema)
+
+
+def from_arrow(array: pa.Array) -> pl.Series:
+    """A pyarrow array as a Series, through the C data interface: pl.Series(array) would first
+    "coerce" it with pyarrow.compute (an import of ~0.1 s, and work per call)."""
+    return pl.Series(_ArrowCArray(array))
+
+
 def hex_chars(data: bytes, nbytes: int) -> np.ndarray:
     """Consecutive `nbytes`-byte ids of `data` as lowercase hex: one row of ASCII per id."""
     return np.frombuffer(data.hex().encode("ascii"), dtype=np.uint8).reshape(-1, 2 * nbytes)
@@ -78,7 +94,7 @@ def fixed_width_text(chars: np.ndarray) -> pl.Series:
     offsets = np.arange(0, (count + 1) * width, width, dtype=np.int64)
     data = np.ascontiguousarray(chars).tobytes()
     array = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
-    return pl.Series(array)
+    return from_arrow(array)
 
 
 US_PER_DAY = 86_400_000_000
@@ -155,7 +171,7 @@ def runs_joined(parts: pl.Series, bounds: np.ndarray, empty: str) -> pl.Series:
     array = _large_strings(parts)
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset :]
     cut = np.ascontiguousarray(offsets[np.asarray(bounds, dtype=np.int64)])
-    runs = pl.Series(
+    runs = from_arrow(
         pa.LargeStringArray.from_buffers(cut.size - 1, pa.py_buffer(cut), array.buffers()[2])
     )
     no_parts = np.diff(bounds) == 0
@@ -170,7 +186,8 @@ def _large_strings(values: pl.Series) -> pa.LargeStringArray:
     array = values.to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = pa.concat_arrays(array.chunks)
-    return array.cast(pa.large_string())
+    # polars exports large strings; casting (which imports pyarrow.compute) only otherwise
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
 
 
 def json_object(
@@ -299,7 +316,8 @@ def cut_bytes(lines: pl.Series, bounds: np.ndarray) -> list[bytes]:
 
 
 def _cut_large_strings(array: pa.Array, bounds: np.ndarray) -> list[bytes]:
-    array = array.cast(pa.large_string())
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset :]
     data = array.buffers()[2]
     cuts = offsets[bounds].tolist()
