@@ -226,8 +226,10 @@ def generate(
     engine: EngineOption = None,
 ) -> None:
     """Generate order history up to now into the landing folder (one file per location-day)."""
-    from casper.generator.history import default_workers
+    from casper.generator.history import default_workers, keep_freed_memory
     from casper.generator.runs import plan_history, run_generate
+
+    keep_freed_memory()  # this process ends when the history is generated
 
     bound = _engine(ctx, engine)
     home = bound.home

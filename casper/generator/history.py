@@ -43,6 +43,34 @@ LANDING_THREADS = 4
 MAX_DEFAULT_WORKERS = 4  # each worker process holds ~0.3 GB; more gain little on this size
 
 
+# glibc mallopt parameters
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse (up to 256 MB at the top of the heap,
+    blocks under 64 MB from the heap) instead of handing it back to the kernel at once: each
+    batch of days allocates and frees tens of megabytes, and taking fresh pages from the kernel
+    every time cost a third of generate's system time (200K page faults, measured). For
+    processes that end after generating: the generator's workers and `casper generate`.
+    Returns whether it applied (glibc only)."""
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    settings = (
+        (_M_MMAP_THRESHOLD, 64 << 20),
+        (_M_TRIM_THRESHOLD, 256 << 20),
+        (_M_TOP_PAD, 32 << 20),
+    )
+    return all(libc.mallopt(option, value) == 1 for option, value in settings)
+
+
 def default_workers() -> int:
     """The cores this process may run on, at most MAX_DEFAULT_WORKERS."""
     try:
@@ -123,6 +151,7 @@ _worker: dict[str, object] = {}
 
 
 def _init_worker(plan_json: str, roads_dir: str, lander: Lander) -> None:
+    keep_freed_memory()
     plan = SimulationPlan.from_json(plan_json)
     _worker["plan"] = plan
     _worker["kitchens"] = {
