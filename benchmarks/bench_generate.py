@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -66,19 +67,25 @@ def run_measured(command: list[str]) -> tuple[float, int, str]:
     return wall, peak, stdout.strip()
 
 
-def write_floor(landing: Path) -> tuple[float, int]:
-    """Seconds polars takes to write the landed events, held in memory, to NDJSON files (one per
-    landed file, as generate writes them), and the bytes it wrote."""
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def write_floor(landing: Path) -> tuple[float, float, int]:
+    """Seconds (wall, then CPU) polars takes to write the landed events, held in memory, to
+    NDJSON files (one per landed file, as generate writes them), and the bytes it wrote."""
     files = sorted(landing.iterdir())
     frames = [pl.read_ndjson(path) for path in files]
     with tempfile.TemporaryDirectory(prefix="casper-bench-floor-") as folder:
         out = Path(folder)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
         for path, frame in zip(files, frames, strict=True):
             frame.write_ndjson(out / path.name)
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
         written = sum(p.stat().st_size for p in out.iterdir())
-    return seconds, written
+    return seconds, cpu, written
 
 
 def routing_ratio(orders: int, seed: int = 7) -> tuple[float, float]:
@@ -133,23 +140,29 @@ def main() -> None:
     run_measured([*command, "0", "--locations", "all"])
     workers = [] if args.workers is None else ["--workers", str(args.workers)]
 
-    walls, peaks, floors = [], [], []
+    walls, peaks, cpus, floors, floor_cpus = [], [], [], [], []
     for _ in range(args.repeat):
         shutil.rmtree(home / "landing", ignore_errors=True)
         (home / "generator" / "simulation.json").unlink(missing_ok=True)
+        cpu = cpu_seconds(resource.RUSAGE_CHILDREN)  # generate and the workers it waits for
         wall, peak, summary = run_measured([*command, str(args.days), *workers])
+        cpus.append(cpu_seconds(resource.RUSAGE_CHILDREN) - cpu)
         walls.append(wall)
         peaks.append(peak)
-        floor, written = write_floor(home / "landing")
+        floor, floor_cpu, written = write_floor(home / "landing")
         floors.append(floor)
+        floor_cpus.append(floor_cpu)
     landed = sum(p.stat().st_size for p in (home / "landing").iterdir())
     if written != landed:
         raise SystemExit(f"the floor wrote {written} bytes, generate landed {landed}")
     print(summary)
     print(
         f"{landed / 2**20:.0f} MiB landed; workers: {args.workers or 'default'}; "
-        f"generate {', '.join(f'{w:.2f}' for w in walls)} s; "
-        f"floor {', '.join(f'{f:.2f}' for f in floors)} s"
+        f"generate {', '.join(f'{w:.2f}' for w in walls)} s "
+        f"(CPU {', '.join(f'{c:.2f}' for c in cpus)} s); "
+        f"floor {', '.join(f'{f:.2f}' for f in floors)} s "
+        f"(CPU {', '.join(f'{c:.2f}' for c in floor_cpus)} s); "
+        f"load average {', '.join(f'{x:.1f}' for x in psutil.getloadavg())} on {psutil.cpu_count()} cores"
     )
 
     baseline, ours = routing_ratio(args.baseline_orders)
@@ -163,6 +176,13 @@ def main() -> None:
                 floor=statistics.median(floors),
                 max_ratio=2.5,
                 note=f"{runs}; floor: polars writing the same events to NDJSON",
+            ),
+            Figure(
+                "generate, CPU time of the process tree",
+                statistics.median(cpus),
+                "s",
+                floor=statistics.median(floor_cpus),
+                note=f"{runs}; what the wall figure would be on one idle core",
             ),
             Figure(
                 "generate, peak memory of the process tree",

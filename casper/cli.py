@@ -226,11 +226,32 @@ def generate(
     engine: EngineOption = None,
 ) -> None:
     """Generate order history up to now into the landing folder (one file per location-day)."""
-    from casper.generator.history import default_workers, keep_freed_memory
+    from casper.generator.workers import default_workers, start_helpers
+
+    workers = workers or default_workers()
+    start_helpers(workers - 1)  # they import the generator while this process does
+    try:
+        _generate(ctx, locations, now, days, seed, config, workers, engine)
+    finally:
+        from casper.generator.workers import stop_helpers
+
+        stop_helpers()
+
+
+def _generate(
+    ctx: typer.Context,
+    locations: str,
+    now: str | None,
+    days: int | None,
+    seed: int | None,
+    config: list[Path] | None,
+    workers: int,
+    engine: str | None,
+) -> None:
     from casper.generator.runs import plan_history, run_generate
+    from casper.generator.workers import keep_freed_memory
 
     keep_freed_memory()  # this process ends when the history is generated
-
     bound = _engine(ctx, engine)
     home = bound.home
     plan = plan_history(
@@ -249,7 +270,7 @@ def generate(
         report = run_generate(
             bound,
             plan,
-            workers=workers or default_workers(),
+            workers=workers,
             notify=_notice,
             on_plan=lambda total: progress.update(task, total=total),
             on_day=lambda result: progress.advance(task),

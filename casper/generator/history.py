@@ -12,7 +12,6 @@ kitchens, so nothing waits for them to start.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING
 from casper.generator.kitchens import build_kitchens
 from casper.generator.plan import SimulationPlan
 from casper.generator.simulation import Kitchen
+from casper.generator.workers import keep_freed_memory, stop_helpers, take_helpers
 
 if TYPE_CHECKING:
     from casper.engine import Lander
@@ -40,44 +40,6 @@ DAYS_PER_TASK = 8
 # Files landed at once: each waits for its bytes to reach the disk (fsync) before it is renamed,
 # and several waits overlap.
 LANDING_THREADS = 4
-MAX_DEFAULT_WORKERS = 4  # each worker process holds ~0.3 GB; more gain little on this size
-
-
-# glibc mallopt parameters
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed memory for reuse (up to 256 MB at the top of the heap,
-    blocks under 64 MB from the heap) instead of handing it back to the kernel at once: each
-    batch of days allocates and frees tens of megabytes, and taking fresh pages from the kernel
-    every time cost a third of generate's system time (200K page faults, measured). For
-    processes that end after generating: the generator's workers and `casper generate`.
-    Returns whether it applied (glibc only)."""
-    import ctypes
-    import platform
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    settings = (
-        (_M_MMAP_THRESHOLD, 64 << 20),
-        (_M_TRIM_THRESHOLD, 256 << 20),
-        (_M_TOP_PAD, 32 << 20),
-    )
-    return all(libc.mallopt(option, value) == 1 for option, value in settings)
-
-
-def default_workers() -> int:
-    """The cores this process may run on, at most MAX_DEFAULT_WORKERS."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 def history_file_name(location: str, day: dt.date) -> str:
@@ -146,24 +108,21 @@ def _write_days(
     ]
 
 
-# Worker processes build their kitchens once (routes come from the cache the parent filled).
+# A worker process builds its kitchens once per plan (routes come from the cache the parent filled).
 _worker: dict[str, object] = {}
 
 
-def _init_worker(plan_json: str, roads_dir: str, lander: Lander) -> None:
-    keep_freed_memory()
-    plan = SimulationPlan.from_json(plan_json)
-    _worker["plan"] = plan
-    _worker["kitchens"] = {
-        k.name: k for k in build_kitchens(plan.configs, plan.now_us, Path(roads_dir))
-    }
-    _worker["lander"] = lander
-
-
-def _work(location: str, days: list[dt.date]) -> list[DayResult]:
-    plan: SimulationPlan = _worker["plan"]  # type: ignore[assignment]
+def _work(
+    plan_json: str, roads_dir: str, lander: Lander, location: str, days: list[dt.date]
+) -> list[DayResult]:
+    if _worker.get("plan_json") != plan_json:
+        keep_freed_memory()
+        plan = SimulationPlan.from_json(plan_json)
+        kitchens = build_kitchens(plan.configs, plan.now_us, Path(roads_dir))
+        _worker.update(plan_json=plan_json, plan=plan, kitchens={k.name: k for k in kitchens})
+    plan: SimulationPlan = _worker["plan"]  # type: ignore[no-redef]
     kitchen = _worker["kitchens"][location]  # type: ignore[index]
-    return _write_days(kitchen, days, plan.now_us, _worker["lander"])  # type: ignore[arg-type]
+    return _write_days(kitchen, days, plan.now_us, lander)
 
 
 class _Tasks:
@@ -183,13 +142,15 @@ class _Tasks:
             self.stopped = True
 
 
-def _feed(pool: ProcessPoolExecutor, helpers: int, tasks: _Tasks, record, failed: list) -> None:
+def _feed(
+    pool: ProcessPoolExecutor, helpers: int, context: tuple, tasks: _Tasks, record, failed: list
+) -> None:
     """Keep each worker process one task ahead until the tasks run out."""
     running: set[Future] = set()
     try:
         while True:
             while len(running) < 2 * helpers and (task := tasks.take()) is not None:
-                running.add(pool.submit(_work, *task))
+                running.add(pool.submit(_work, *context, *task))
             if not running:
                 return
             done, running = wait(running, return_when=FIRST_COMPLETED)
@@ -254,19 +215,16 @@ def generate_history(
             record(_write_days(kitchens[name], batch, plan.now_us, lander))
 
     if workers <= 1 or len(tasks) <= 1:
+        stop_helpers()
         work_here()
         return HistoryReport.of(results)
     failed: list[BaseException] = []
-    helpers = min(workers - 1, len(tasks) - 1)
-    with ProcessPoolExecutor(
-        max_workers=helpers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        # the lander is pickled into each worker: it must hold no open connection
-        initargs=(plan.to_json(), str(roads_dir), lander),
-    ) as pool:
+    helpers = workers - 1
+    # the lander is pickled into each task: it must hold no open connection
+    context = (plan.to_json(), str(roads_dir), lander)
+    with take_helpers(helpers) as pool:
         feeder = threading.Thread(
-            target=_feed, args=(pool, helpers, queue, record, failed), daemon=True
+            target=_feed, args=(pool, helpers, context, queue, record, failed), daemon=True
         )
         feeder.start()
         try:
