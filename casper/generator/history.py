@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 # Days simulated together in one task: enough to spread polars' cost per call over many days,
 # few enough that the tasks keep every worker busy to the end.
-DAYS_PER_TASK = 8
+DAYS_PER_TASK = 16
 # Files landed at once: each waits for its bytes to reach the disk (fsync) before it is renamed,
 # and several waits overlap.
 LANDING_THREADS = 4
