@@ -57,6 +57,11 @@ def quantity(value: float, unit: str) -> str:
     return f"{value:,.2f} {unit}" if abs(value) < 100 else f"{value:,.0f} {unit}"
 
 
+def ratio_text(ratio: float) -> str:
+    """Two decimals, or two significant digits for ratios that would show as 0.00x."""
+    return f"{ratio:,.2f}x" if abs(ratio) >= 0.01 or ratio == 0 else f"{ratio:.2g}x"
+
+
 def table(figures: list[Figure]) -> str:
     header = ("measure", "figure", "floor", "ratio", "target", "met")
     rows = [
@@ -64,7 +69,7 @@ def table(figures: list[Figure]) -> str:
             figure.measure + (f" ({figure.note})" if figure.note else ""),
             quantity(figure.value, figure.unit),
             "-" if figure.floor is None else quantity(figure.floor, figure.unit),
-            "-" if figure.ratio is None else f"{figure.ratio:,.2f}x",
+            "-" if figure.ratio is None else ratio_text(figure.ratio),
             figure.target,
             {None: "-", True: "yes", False: "NO"}[figure.met],
         )

@@ -223,12 +223,43 @@ def generate(
     days: DaysOption = None,
     seed: SeedOption = None,
     config: ConfigOption = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes generating, this one included (default: the CPU cores, at most 4).",
+            show_default=False,
+        ),
+    ] = None,
     engine: EngineOption = None,
 ) -> None:
     """Generate order history up to now into the landing folder (one file per location-day)."""
-    from casper.generator.runs import plan_history, run_generate
+    from casper.generator.workers import default_workers, start_helpers
 
+    workers = workers or default_workers()
+    start_helpers(workers - 1)  # they import the generator while this process does
+    try:
+        _generate(ctx, locations, now, days, seed, config, workers, engine)
+    finally:
+        from casper.generator.workers import stop_helpers
+
+        stop_helpers()
+
+
+def _generate(
+    ctx: typer.Context,
+    locations: str,
+    now: str | None,
+    days: int | None,
+    seed: int | None,
+    config: list[Path] | None,
+    workers: int,
+    engine: str | None,
+) -> None:
+    from casper.generator.runs import plan_history, run_generate
+    from casper.generator.workers import keep_freed_memory
+
+    keep_freed_memory()  # this process ends when the history is generated
     bound = _engine(ctx, engine)
     home = bound.home
     plan = plan_history(

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from casper.errors import CasperError
 from casper.home import CasperHome
-from casper.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
 
     from casper.appstore.store import AppStore
     from casper.manifest import Kind, Manifest
+    from casper.settings import Settings
     from casper.stages import StageContext
 
 ENTRY_POINT_GROUP = "casper.engines"
@@ -71,7 +71,8 @@ class LandingSurvey:
 
 class Lander(Protocol):
     """Where raw event files land: a folder or a remote volume. A reader never sees half a file,
-    and `list` shows only landing files (casper.landing.is_landing_file)."""
+    and `list` shows only landing files (casper.landing.is_landing_file). The history generator
+    calls `land` from a few threads at once, each with its own file."""
 
     #: where the files land (a local folder, a /Volumes path), as messages name it
     folder: Path | str

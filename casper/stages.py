@@ -62,7 +62,7 @@ def land_history(context: StageContext) -> str:
     from casper.generator.runs import plan_history, run_generate
 
     p = context.parameters
-    context.manifest.record("roads/*.routes-*.npz", "glob")
+    context.manifest.record("roads/*.routes-*", "glob")  # the route tables and their texts
     context.manifest.record("generator", "folder")
     context.manifest.save()
     plan = plan_history(

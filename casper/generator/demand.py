@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 import numpy as np
@@ -30,12 +31,19 @@ def _bump(minutes: np.ndarray, start: int, length: int, peak: float) -> np.ndarr
 
 def minute_weights(config: LocationConfig) -> np.ndarray:
     """Relative demand of each minute of the day: 1, plus lunch and dinner (and late-night) bumps."""
+    late_night = config.late_night_bump
+    return _minute_weights(None if late_night is None else late_night.peak).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _minute_weights(late_night_peak: float | None) -> np.ndarray:
     minutes = np.arange(MINUTES_PER_DAY)
     weights = np.ones(MINUTES_PER_DAY)
     for start, end, peak in (LUNCH, DINNER):
         weights += _bump(minutes, start, end - start, peak)
-    if config.late_night_bump is not None:
-        weights += _bump(minutes, LATE_NIGHT_START, LATE_NIGHT_MINUTES, config.late_night_bump.peak)
+    if late_night_peak is not None:
+        weights += _bump(minutes, LATE_NIGHT_START, LATE_NIGHT_MINUTES, late_night_peak)
+    weights.flags.writeable = False
     return weights
 
 
@@ -61,7 +69,8 @@ def order_offsets_us(
     """Microseconds after midnight at which the day's orders are created, sorted."""
     spread = config.noise_pct / 100.0
     noise = rng.uniform(1.0 - spread, 1.0 + spread)
-    weights = minute_weights(config)
+    late_night = config.late_night_bump
+    weights = _minute_weights(None if late_night is None else late_night.peak)
     per_minute = expected_orders(config, day, day_index, noise) * weights / weights.sum()
     counts = rng.poisson(per_minute)
     minutes = np.repeat(np.arange(MINUTES_PER_DAY, dtype=np.int64), counts)

@@ -2,8 +2,8 @@
 
 An upload is one PUT: the object appears whole or not at all, so a reader never sees half a file
 and there is no temporary to clean up. `overwrite=False` makes landing a name twice an error the
-lander turns into "already landed" (landed files never change: the generator checks `exists` first
-and a re-run of history skips days already there).
+lander turns into "already landed" (landed files never change: the generator lists what landed
+first and a re-run of history skips days already there).
 """
 
 from __future__ import annotations

@@ -1,19 +1,22 @@
-"""The default engine: everything embedded on the laptop (DuckDB, local MLflow, local files)."""
+"""The default engine: everything embedded on the laptop (DuckDB, local MLflow, local files).
+
+The warehouse, landing reader and app store are imported when first asked for: `casper generate`
+only lands files, and pandas, sqlglot and the app store's drivers take a second to import."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from casper.appstore.store import AppStore, open_store
 from casper.engine import Engine, RegistryTarget
-from engines.duckdb.landing import DuckDBLandingReader
-from engines.duckdb.warehouse import DuckDBWarehouse
 from engines.local import LocalLander, local_registry
 
 if TYPE_CHECKING:
     from sqlmesh.core.config import GatewayConfig
 
+    from casper.appstore.store import AppStore
     from casper.manifest import Kind
+    from engines.duckdb.landing import DuckDBLandingReader
+    from engines.duckdb.warehouse import DuckDBWarehouse
 
 
 class DuckDBEngine(Engine):
@@ -23,6 +26,8 @@ class DuckDBEngine(Engine):
         return LocalLander(self.home.landing)
 
     def landing_reader(self) -> DuckDBLandingReader:
+        from engines.duckdb.landing import DuckDBLandingReader
+
         return DuckDBLandingReader(str(self.home.landing))
 
     def gateway_config(self) -> GatewayConfig:
@@ -45,6 +50,8 @@ class DuckDBEngine(Engine):
         return [(name, "file"), (f"{name}.wal", "file")]
 
     def warehouse(self) -> DuckDBWarehouse:
+        from engines.duckdb.warehouse import DuckDBWarehouse
+
         return DuckDBWarehouse(self.home.warehouse, self.settings.warehouse_wait_seconds)
 
     def score_deliveries(self, model: Any, version: str) -> tuple[int, int]:
@@ -64,6 +71,8 @@ class DuckDBEngine(Engine):
         return local_registry(self.home)
 
     def open_app_store(self) -> AppStore:
+        from casper.appstore.store import open_store
+
         return open_store(self.home, self.settings.app_store)
 
     def app_store_dsn(self) -> str | None:
