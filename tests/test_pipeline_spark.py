@@ -181,7 +181,9 @@ def _assert_same_tables(home: CasperHome, duck, spark_report) -> None:
         duck.bronze_rows_added,
         duck.quarantined_added,
     )
-    assert spark_report.audits_failed == 0 and spark_report.models_evaluated >= 13
+    # the incremental chain, landing_records to ai.order_delivery_times (views and the daily
+    # simulator tables are not evaluated again); the tables compared below are the real check
+    assert spark_report.audits_failed == 0 and spark_report.models_evaluated >= 7
 
     from engines.spark.sqlmesh import open_session, shutdown
 
