@@ -6,7 +6,7 @@ one of two `Spelling`s from the same parts: `RAW` (the text itself, what `Kitche
 frames hold) or `ESCAPED` (already as it stands between the quotes of the NDJSON field). The escaped
 parts are escaped once per kitchen by polars' own NDJSON writer, the one `to_ndjson` uses, so lines
 joined from them are byte for byte what `to_ndjson` writes for the raw frame, without scanning every
-body again (tests/test_generator_properties.py checks the two agree).
+body again (tests/test_generator_ndjson.py checks the two agree).
 """
 
 from __future__ import annotations
@@ -81,11 +81,6 @@ def hex_chars(data: bytes, nbytes: int) -> np.ndarray:
 def hex_text(data: bytes, nbytes: int) -> pl.Series:
     """Consecutive `nbytes`-byte ids of `data`, each as lowercase hex, without a Python loop."""
     return fixed_width_text(hex_chars(data, nbytes))
-
-
-def hex_ids(rng: np.random.Generator, count: int, nbytes: int) -> pl.Series:
-    """`count` random lowercase hex ids of 2 * nbytes characters."""
-    return hex_text(rng.bytes(count * nbytes), nbytes)
 
 
 def fixed_width_text(chars: np.ndarray) -> pl.Series:
