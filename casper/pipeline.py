@@ -59,6 +59,8 @@ MODELS_START = "2024-01-01"
 COMPACT_EVERY = 100
 #: how long a tick waits for another process's tick on the same home
 LOCK_TIMEOUT_S = 120.0
+#: models a tick evaluates at a time on an embedded database (see Pipeline._tick)
+TICK_WORKERS = 1
 
 ProgressCallback = Callable[[str], None]
 
@@ -449,6 +451,13 @@ class Pipeline:
                     self._changes.install(
                         self._scheduler, self._scheduler.snapshot_evaluator.adapter
                     )
+                    # on an embedded database a tick's models are small queries and mostly
+                    # SQLMesh's Python work, which threads only contend for (the GIL): one at a
+                    # time is faster. A plan (first build, changed models), and an engine whose
+                    # queries run elsewhere (Spark), keep the gateway's concurrent tasks.
+                    adapter = self._scheduler.snapshot_evaluator.adapter
+                    if adapter.dialect == "duckdb":
+                        self._scheduler.max_workers = TICK_WORKERS
                 self._changes.skipped.clear()
                 # a first build processes everything landed; a plan completing a failed one
                 # backfills only what failed, so files landed meanwhile still need a run
