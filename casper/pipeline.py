@@ -10,7 +10,8 @@ decides only where the models run (its gateway) and how landing files are listed
   ingested exactly once, even across crashes. Bronze (`lakeflow.all_events`), `lakeflow.quarantine`
   and `lakeflow.ingested_files` are views on it.
 * Staging models (`lakeflow.stg_*`) are append-only too: each parses the JSON bodies of the landing
-  batches it has not seen (a batch_no watermark), once per event.
+  batches it has not seen (a batch_no watermark), once per event (stg_order_items is a view that
+  silver_order_items reads for its new batches only).
 * Silver is append-only as well: an order is counted once, from the first order_created record to
   land, and never rewritten. ai.order_delivery_times replaces the order days whose orders changed
   (new orders, new steps). The gold tables and ai.location_timings are views over them: a tick has
@@ -19,7 +20,9 @@ decides only where the models run (its gateway) and how landing files are listed
 * One SQLMesh Context and scheduler per `Pipeline` (per process in watch mode). A plan is applied only
   when the project differs from what the warehouse holds (first build, changed models); otherwise a
   tick is one run with `ignore_cron`: every model allows partial intervals, so each run processes
-  "everything new now". Audits run after every model evaluation; a failing audit fails the tick.
+  "everything new now". Audits run after every model evaluation, on the rows it added; a failing
+  audit fails the tick. A tick passes over a model none of whose parents' tables changed since it
+  last ran (`_Changes`), and on DuckDB evaluates its models one at a time.
 * Between ticks no connection stays open: other processes can open warehouse.duckdb. A tick that
   finds the warehouse held by another process waits for it (the engine's gateway decides how
   long) before SQLMesh reads its state.
@@ -59,6 +62,8 @@ MODELS_START = "2024-01-01"
 COMPACT_EVERY = 100
 #: how long a tick waits for another process's tick on the same home
 LOCK_TIMEOUT_S = 120.0
+#: models a tick evaluates at a time on an embedded database (see Pipeline._tick)
+TICK_WORKERS = 1
 
 ProgressCallback = Callable[[str], None]
 
@@ -459,6 +464,13 @@ class Pipeline:
                     self._changes.install(
                         self._scheduler, self._scheduler.snapshot_evaluator.adapter
                     )
+                    # on an embedded database a tick's models are small queries and mostly
+                    # SQLMesh's Python work, which threads only contend for (the GIL): one at a
+                    # time is faster. A plan (first build, changed models), and an engine whose
+                    # queries run elsewhere (Spark), keep the gateway's concurrent tasks.
+                    adapter = self._scheduler.snapshot_evaluator.adapter
+                    if adapter.dialect == "duckdb":
+                        self._scheduler.max_workers = TICK_WORKERS
                 self._changes.skipped.clear()
                 # a first build processes everything landed; a plan completing a failed one
                 # backfills only what failed, so files landed meanwhile still need a run
