@@ -37,24 +37,28 @@ from casper.engine import Lander
 #: the names the pipeline reads; a file named otherwise is not a landing file
 LANDING_SUFFIXES = (".ndjson", ".jsonl", ".json")
 #: the columns every engine's LandingReader yields (documented in models/macros/landing.py)
+#: the record's top-level fields, read as text (VARCHAR), in the contract's order
+RECORD_FIELDS = (
+    "event_id",
+    "event_type",
+    "ts",
+    "gk_id",
+    "location",
+    "order_id",
+    "sequence",
+    "body",
+    # a reference event's integer location id (it has no location, no gk_id), as text
+    "location_id",
+    # set by `casper replay` on a reference dataset's row it could not map: the column (quarantined)
+    "replay_unmapped",
+)
 RECORD_CONTRACT = (
     ("source_file", "VARCHAR"),
     ("record_no", "BIGINT"),
     ("raw", "VARCHAR"),
     ("read_error", "VARCHAR"),
     ("is_object", "BOOLEAN"),
-    ("event_id", "VARCHAR"),
-    ("event_type", "VARCHAR"),
-    ("ts", "VARCHAR"),
-    ("gk_id", "VARCHAR"),
-    ("location", "VARCHAR"),
-    ("order_id", "VARCHAR"),
-    ("sequence", "VARCHAR"),
-    ("body", "VARCHAR"),
-    # a reference event's integer location id (it has no location, no gk_id), as text
-    ("location_id", "VARCHAR"),
-    # set by `casper replay` on a reference dataset's row it could not map: the column (quarantined)
-    ("replay_unmapped", "VARCHAR"),
+    *((field, "VARCHAR") for field in RECORD_FIELDS),
     ("body_is_object", "BOOLEAN"),
     ("batch_no", "BIGINT"),
     ("ingested_at", "TIMESTAMP"),

@@ -56,7 +56,9 @@ def _notes(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith("note: ")]
 
 
-def test_a_reference_file_replaces_the_bundled_one_and_takes_its_kitchen(caplog):
+def test_a_reference_file_replaces_the_bundled_one_and_takes_its_kitchen(caplog, monkeypatch):
+    # notes are said once per process, and another test module in this worker may have said it
+    monkeypatch.setattr("casper.config._noted", set())
     (sf,) = resolve_locations(None, [REFERENCE_SF])  # --config without --locations: the file only
     bundled = load_config(configs_dir() / "sanfrancisco.json")
     # the reference's keys plus the bundled kitchen are exactly the bundled config

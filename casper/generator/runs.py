@@ -198,14 +198,7 @@ def run_replay(
         # the reference's first run (START_DAY): days 0..N up to the present's time of day, at once
         stream.advance(anchor.catchup_us)
         if stream.flush(everything=True, rows=max(batch_rows, CATCHUP_ROWS)) and on_flush:
-            on_flush(
-                StreamProgress(
-                    stream.prefix,
-                    from_us(stream.clock_us).isoformat(sep=" "),
-                    stream.landed_events,
-                    stream.files,
-                )
-            )
+            on_flush(StreamProgress.of(stream))
         stream.save()
     run_streams([stream], stop=stop, until_us=until_us, on_flush=on_flush)
     span.close()  # ended or stopped, not killed: the next run is bounded from where it starts

@@ -160,6 +160,15 @@ class StreamProgress:
     landed_events: int
     files: int
 
+    @classmethod
+    def of(cls, stream: PacedStream) -> StreamProgress:
+        return cls(
+            stream.prefix,
+            from_us(stream.clock_us).isoformat(sep=" "),
+            stream.landed_events,
+            stream.files,
+        )
+
 
 def run_streams(
     streams: list[PacedStream],
@@ -193,14 +202,7 @@ def run_streams(
                 if stream.flush(everything=due) or due:
                     last_flush[stream.prefix] = now
                     if on_flush:
-                        on_flush(
-                            StreamProgress(
-                                stream.prefix,
-                                from_us(stream.clock_us).isoformat(sep=" "),
-                                stream.landed_events,
-                                stream.files,
-                            )
-                        )
+                        on_flush(StreamProgress.of(stream))
             if all(s.finished(until_us) for s in streams):
                 return
             stop.wait(TICK_SECONDS)

@@ -15,24 +15,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from casper.landing import RECORD_FIELDS as FIELDS
+
 #: how many read_blob groups per core (more groups than cores even out files of unequal sizes)
 GROUPS_PER_CORE = 2
 #: below this many bytes in all, one group: a tick's few small files gain nothing from threads
 GROUPS_FROM_BYTES = 16 * 2**20
-
-#: the top-level fields read as text (casper.landing.RECORD_CONTRACT, in its order)
-FIELDS = (
-    "event_id",
-    "event_type",
-    "ts",
-    "gk_id",
-    "location",
-    "order_id",
-    "sequence",
-    "body",
-    "location_id",
-    "replay_unmapped",
-)
 
 
 def quote(text: str) -> str:

@@ -25,19 +25,7 @@ import os
 import uuid
 from collections.abc import Sequence
 
-#: the top-level fields read as text (casper.landing.RECORD_CONTRACT, in its order)
-FIELDS = (
-    "event_id",
-    "event_type",
-    "ts",
-    "gk_id",
-    "location",
-    "order_id",
-    "sequence",
-    "body",
-    "location_id",
-    "replay_unmapped",
-)
+from casper.landing import RECORD_FIELDS as FIELDS
 
 _views: list[str] = []
 
