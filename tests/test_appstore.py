@@ -1162,3 +1162,38 @@ def test_a_hundred_thousand_rows_page_by_keyset(store: AppStore) -> None:
         for row in filtered.rows
     )
     assert all("00ff" in row.order_id for row in searched.rows)
+
+
+def test_a_sync_writes_batches_oldest_first_and_one_stopped_midway_resumes(
+    store: AppStore, monkeypatch
+) -> None:
+    import casper.appstore.sync as sync_module
+
+    monkeypatch.setattr(sync_module, "BATCH_ORDERS", 3)
+    recommendations, context = synthetic_frames(10)
+    oldest_first = recommendations.sort("ts")["order_id"].to_list()
+    upsert, calls = store.upsert_synced, []
+
+    def failing_on_the_second_batch(rows, context_rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise OSError("the store went away")
+        return upsert(rows, context_rows)
+
+    monkeypatch.setattr(store, "upsert_synced", failing_on_the_second_batch)
+    with pytest.raises(OSError):
+        sync_frames(store, recommendations, context)
+    held = {row.order_id for row in store.page(limit=100).rows}
+    assert held == set(oldest_first[:3])  # the first batch, whole, and nothing of the second
+    assert all(store.order_detail(o).created_ts is not None for o in held)  # with its context
+    watermark = store.newest_scored_ts()
+    assert watermark == recommendations.sort("ts")["ts"][2]
+
+    monkeypatch.setattr(store, "upsert_synced", upsert)
+    rest = recommendations.filter(pl.col("ts") >= watermark)  # what the warehouse gives next
+    report = sync_frames(store, rest, context)
+    assert (report.upserted, report.unchanged) == (7, 1)  # the watermark's own order is held
+    assert calls == [3, 3]  # the first run's two batches, the second refused
+    assert {row.order_id for row in store.page(limit=100).rows} == set(oldest_first)
+    assert store.summary() == store.summary_recounted()
+    assert all(store.order_detail(o).created_ts is not None for o in oldest_first)

@@ -154,11 +154,31 @@ def context_rows(context: pl.DataFrame) -> list[tuple]:
     return _one_per_stored_id(rows)
 
 
+#: orders per write transaction: what a sync holds as Python rows at once (a year's history is
+#: about half a million orders, whose rows in one piece took over 6 GiB)
+BATCH_ORDERS = 20_000
+
+
 def sync_frames(
     store: AppStore, recommendations: pl.DataFrame, context: pl.DataFrame
 ) -> SyncReport:
-    """Upsert recommendations and their orders' context in one transaction."""
-    upserted, unchanged = store.upsert_synced(
-        recommendation_rows(recommendations), context_rows(context)
+    """Upsert recommendations and their orders' context, oldest first, each batch of orders (with its
+    context) in one transaction. A sync stopped midway has written whole batches only, every one
+    older than the rest, so the next sync (from the store's newest ts) takes up exactly the rest."""
+    recommendations = _latest_per_order(
+        _require(recommendations, RECOMMENDATION_FRAME_COLUMNS, "recommendations"), "ts"
     )
+    context = _latest_per_order(_require(context, CONTEXT_FRAME_COLUMNS, "context"), None)
+    upserted = unchanged = 0
+    starts = range(0, recommendations.height, BATCH_ORDERS)
+    for start in starts or [0]:
+        batch = recommendations.slice(start, BATCH_ORDERS)
+        if start + BATCH_ORDERS >= recommendations.height:  # the last: context of other orders too
+            batch_context = context.join(
+                recommendations.slice(0, start).select("order_id"), on="order_id", how="anti"
+            )
+        else:
+            batch_context = context.join(batch.select("order_id"), on="order_id", how="semi")
+        written, held = store.upsert_synced(recommendation_rows(batch), context_rows(batch_context))
+        upserted, unchanged = upserted + written, unchanged + held
     return SyncReport(upserted=upserted, unchanged=unchanged)
