@@ -154,8 +154,8 @@ def context_rows(context: pl.DataFrame) -> list[tuple]:
     return _one_per_stored_id(rows)
 
 
-#: orders per write transaction: what a sync holds as Python rows at once (a year's history is
-#: about half a million orders, whose rows in one piece took over 6 GiB)
+#: orders per write transaction, and so what a sync holds as Python rows at once. (The frames
+#: themselves still come whole from the warehouse: a year's first sync peaks at about 6 GiB.)
 BATCH_ORDERS = 20_000
 
 
