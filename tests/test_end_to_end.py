@@ -59,6 +59,9 @@ def test_up_live_status_reconciles_and_down_removes_exactly_what_up_made(tmp_pat
         ).fetchone()[0]
     assert (scored_twice, unscored) == (0, 0)
 
+    spilled = home / "warehouse.duckdb.tmp"  # DuckDB's spill folder, as a killed build leaves it
+    spilled.mkdir(exist_ok=True)
+    (spilled / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"\0" * 16)
     down = casper(home, "down")
     assert "removed warehouse.duckdb" in down.stdout and "removed mlflow/" in down.stdout
     left = sorted(str(p.relative_to(home)) for p in home.rglob("*"))

@@ -47,7 +47,8 @@ class DuckDBEngine(Engine):
 
     def warehouse_state(self) -> list[tuple[str, Kind]]:
         name = self.home.warehouse.name
-        return [(name, "file"), (f"{name}.wal", "file")]
+        # .tmp: where DuckDB spills past its memory limit; a killed build leaves it behind
+        return [(name, "file"), (f"{name}.wal", "file"), (f"{name}.tmp", "folder")]
 
     def warehouse(self) -> DuckDBWarehouse:
         from engines.duckdb.warehouse import DuckDBWarehouse
