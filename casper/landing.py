@@ -36,17 +36,12 @@ from casper.engine import Lander
 
 #: the names the pipeline reads; a file named otherwise is not a landing file
 LANDING_SUFFIXES = (".ndjson", ".jsonl", ".json")
+#: an event's top-level fields, in the order the generator writes them (SPEC's event schema)
+EVENT_FIELDS = ("event_id", "event_type", "ts", "gk_id", "location", "order_id", "sequence", "body")
 #: the columns every engine's LandingReader yields (documented in models/macros/landing.py)
 #: the record's top-level fields, read as text (VARCHAR), in the contract's order
 RECORD_FIELDS = (
-    "event_id",
-    "event_type",
-    "ts",
-    "gk_id",
-    "location",
-    "order_id",
-    "sequence",
-    "body",
+    *EVENT_FIELDS,
     # a reference event's integer location id (it has no location, no gk_id), as text
     "location_id",
     # set by `casper replay` on a reference dataset's row it could not map: the column (quarantined)

@@ -18,16 +18,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-EVENT_COLUMNS = (
-    "event_id",
-    "event_type",
-    "ts",
-    "gk_id",
-    "location",
-    "order_id",
-    "sequence",
-    "body",
-)
+from casper.landing import EVENT_FIELDS
+
+EVENT_COLUMNS = EVENT_FIELDS
 TS_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"
 
 
