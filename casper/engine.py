@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -120,7 +120,13 @@ class RefundWarehouse(Protocol):
 
     def recommendations(self) -> pd.DataFrame: ...
 
-    def sync_frames(self, since: dt.datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]: ...
+    def sync_batches(
+        self, since: dt.datetime | None, orders_per_batch: int
+    ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        """Recommendations scored at or after `since` (the newest per order), oldest first, in
+        batches of at most `orders_per_batch` orders, each with its orders' context. Nothing
+        when no recommendations table exists yet."""
+        ...
 
     def counts(self) -> dict[str, int | None]:
         """queries.COUNTS' figures (bronze_events, quarantined, quarantined_invalid_json,

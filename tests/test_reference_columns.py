@@ -139,3 +139,53 @@ def test_a_warehouse_from_before_order_ts_syncs_it_and_scores_with_it(scored, tm
         "WHERE model_version = '2'",
     )  # fmt: skip
     assert len(rows) == old_rows and all(ts == created[order] for order, ts in rows)
+
+
+STORED_SYNC = (
+    "SELECT order_id, ts, order_ts, agent_response, model_version, location, suggested_class, "
+    "suggested_usd, suggested_reason FROM recommender.app_recommendations ORDER BY order_id",
+    "SELECT * FROM recommender.order_context ORDER BY order_id",
+)
+
+
+def _stored(store) -> list[list[tuple]]:
+    connection = store.backend.connect()
+    try:
+        return [connection.execute(sql).fetchall() for sql in STORED_SYNC]
+    finally:
+        connection.close()
+
+
+def test_a_sync_in_small_batches_stores_what_one_batch_does_and_resumes_after_a_stop(
+    scored, tmp_path, monkeypatch
+):
+    """The warehouse hands the sync a batch at a time (each batch its own transaction): batches of
+    7 store exactly what one batch stores; a sync stopped at its third batch has written the two
+    before it whole, and the next sync completes it."""
+    import casper.reverse_etl
+
+    engine = engine_for(scored, "duckdb")
+    with open_store(CasperHome(tmp_path / "whole")) as store:
+        whole = sync_to_store(engine, store)
+        expected = _stored(store)
+    assert whole.upserted > 40 and len(expected[1]) == whole.upserted
+
+    monkeypatch.setattr(casper.reverse_etl, "BATCH_ORDERS", 7)
+    with open_store(CasperHome(tmp_path / "batched")) as store:
+        upsert, calls = store.upsert_synced, []
+
+        def stopping_at_the_third_batch(rows, context_rows):
+            calls.append((len(rows), len(context_rows)))
+            if len(calls) == 3:
+                raise OSError("the store went away")
+            return upsert(rows, context_rows)
+
+        monkeypatch.setattr(store, "upsert_synced", stopping_at_the_third_batch)
+        with pytest.raises(OSError):
+            sync_to_store(engine, store)
+        assert calls == [(7, 7)] * 3
+        assert [len(table) for table in _stored(store)] == [14, 14]  # two whole batches
+        monkeypatch.setattr(store, "upsert_synced", upsert)
+        resumed = sync_to_store(engine, store)
+        assert _stored(store) == expected
+    assert resumed.upserted == whole.upserted - 14

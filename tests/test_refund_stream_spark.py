@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
+import polars as pl
 import pytest
 
 from casper.home import CasperHome
@@ -162,18 +163,36 @@ def test_the_spark_warehouse_answers_like_the_duckdb_one(world):
         rtol=1e-9,
     )
 
-    duck_recs, duck_context = duck_wh.sync_frames(None)
-    spark_recs, spark_context = spark_wh.sync_frames(None)
+    # 240 orders in batches of 100, oldest first, each with exactly its own orders' context
+    duck_batches = list(duck_wh.sync_batches(None, 100))
+    spark_batches = list(spark_wh.sync_batches(None, 100))
+    for batches in (duck_batches, spark_batches):
+        assert [len(recs) for recs, _ in batches] == [100, 100, 40]
+        for recs, context in batches:
+            assert sorted(context["order_id"]) == sorted(recs["order_id"])
+        keys = pl.concat([recs for recs, _ in batches]).select("ts", "order_id")
+        assert keys.equals(keys.sort("ts", "order_id"))  # oldest first, across batches too
+    duck_recs, duck_context = _whole(duck_batches)
+    spark_recs, spark_context = _whole(spark_batches)
     assert spark_recs.schema == duck_recs.schema and spark_context.schema == duck_context.schema
     assert_frame_equal(
         spark_recs.drop("ts").sort("order_id"), duck_recs.drop("ts").sort("order_id")
     )
-    assert_frame_equal(spark_context, duck_context, check_exact=False, rel_tol=1e-9)
+    assert_frame_equal(
+        spark_context.sort("order_id"),
+        duck_context.sort("order_id"),
+        check_exact=False,
+        rel_tol=1e-9,
+    )
     assert len(spark_context) == 240
-    # nothing scored since: empty frames of the same shapes (what `casper sync` hands the store)
-    none_recs, none_context = spark_wh.sync_frames(spark_recs["ts"].max() + dt.timedelta(seconds=1))
-    assert none_recs.is_empty() and none_recs.schema == duck_recs.schema
-    assert none_context.is_empty() and none_context.schema == duck_context.schema
+    # nothing scored since: no batch at all (what `casper sync` then reports as 0 upserted)
+    assert list(spark_wh.sync_batches(spark_recs["ts"].max() + dt.timedelta(seconds=1), 100)) == []
+    assert list(duck_wh.sync_batches(duck_recs["ts"].max() + dt.timedelta(seconds=1), 100)) == []
+
+
+def _whole(batches: list[tuple[pl.DataFrame, pl.DataFrame]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The batches' recommendations and their context, each as one frame."""
+    return pl.concat([recs for recs, _ in batches]), pl.concat([ctx for _, ctx in batches])
 
 
 def test_new_deliveries_are_scored_once_on_a_later_batch(world):
@@ -269,8 +288,8 @@ def test_a_recommendations_table_from_before_order_ts_is_given_it(world):
     )
     assert "order_ts" not in spark.table(RECOMMENDATIONS).columns
 
-    spark_recs, _ = warehouse.sync_frames(None)
-    duck_recs, _ = world.duck.warehouse().sync_frames(None)
+    spark_recs, _ = _whole(list(warehouse.sync_batches(None, 1000)))
+    duck_recs, _ = _whole(list(world.duck.warehouse().sync_batches(None, 1000)))
     by_order = lambda frame: dict(zip(frame["order_id"], frame["order_ts"], strict=True))  # noqa: E731
     assert by_order(spark_recs) == by_order(duck_recs) and len(spark_recs) == len(duck_recs)
     table = spark.table(RECOMMENDATIONS)

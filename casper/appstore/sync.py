@@ -94,12 +94,17 @@ def _suggestion(
     return parse_agent_response(agent_response)
 
 
-def recommendation_rows(recommendations: pl.DataFrame) -> list[tuple]:
-    frame = _latest_per_order(
-        _require(recommendations, RECOMMENDATION_FRAME_COLUMNS, "recommendations"), "ts"
-    )
+def _recommendation_rows(recommendations: pl.DataFrame) -> list[tuple]:
+    """The store's rows of recommendations already checked and picked one per order."""
     rows = []
-    for order_id, ts, agent_response, model_version, location, order_ts in frame.iter_rows():
+    for (
+        order_id,
+        ts,
+        agent_response,
+        model_version,
+        location,
+        order_ts,
+    ) in recommendations.iter_rows():
         suggestion = _suggestion(order_id, agent_response, model_version, location)
         rows.append(
             (
@@ -119,8 +124,8 @@ def recommendation_rows(recommendations: pl.DataFrame) -> list[tuple]:
     return _one_per_stored_id(rows)
 
 
-def context_rows(context: pl.DataFrame) -> list[tuple]:
-    frame = _latest_per_order(_require(context, CONTEXT_FRAME_COLUMNS, "context"), None)
+def _context_rows(context: pl.DataFrame) -> list[tuple]:
+    """The store's rows of order context already checked and picked one per order."""
     rows = []
     for (
         order_id,
@@ -134,7 +139,7 @@ def context_rows(context: pl.DataFrame) -> list[tuple]:
         events,
         items,
         route,
-    ) in frame.iter_rows():
+    ) in context.iter_rows():
         rows.append(
             (
                 # what the detail screen shows: U+FFFD for what neither backend can store
@@ -154,8 +159,8 @@ def context_rows(context: pl.DataFrame) -> list[tuple]:
     return _one_per_stored_id(rows)
 
 
-#: orders per write transaction, and so what a sync holds as Python rows at once. (The frames
-#: themselves still come whole from the warehouse: a year's first sync peaks at about 6 GiB.)
+#: orders per write transaction, and per batch the warehouse hands casper.reverse_etl: what a
+#: sync holds in memory at once (a year's first sync, 490K orders, peaks at about 1.6 GiB)
 BATCH_ORDERS = 20_000
 
 
@@ -179,6 +184,8 @@ def sync_frames(
             )
         else:
             batch_context = context.join(batch.select("order_id"), on="order_id", how="semi")
-        written, held = store.upsert_synced(recommendation_rows(batch), context_rows(batch_context))
+        written, held = store.upsert_synced(
+            _recommendation_rows(batch), _context_rows(batch_context)
+        )
         upserted, unchanged = upserted + written, unchanged + held
     return SyncReport(upserted=upserted, unchanged=unchanged)

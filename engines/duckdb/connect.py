@@ -20,6 +20,10 @@ from casper.errors import CasperError
 FIRST_PAUSE_S = 0.05
 MAX_PAUSE_S = 1.0
 
+#: what DuckDB's buffer manager may hold (its default is 80% of RAM: a year of history then takes
+#: over 4 GiB); past it DuckDB spills to warehouse.duckdb.tmp. Python's own objects come on top
+MEMORY_LIMIT = "1GB"
+
 # DuckDB names the holder: 'Conflicting lock is held in /usr/bin/python3 (PID 1234) by user ...'
 _HOLDER_PID = re.compile(r"\(PID (\d+)\)")
 

@@ -6,10 +6,8 @@ import functools
 from typing import TYPE_CHECKING
 
 from casper.home import CasperHome
+from engines.duckdb.connect import MEMORY_LIMIT
 from engines.local import release_duckdb_file
-
-#: what DuckDB's buffer manager may hold while the models build (SQLMesh and Python come on top)
-MEMORY_LIMIT = "1GB"
 
 if TYPE_CHECKING:
     from sqlmesh.core.config import GatewayConfig
@@ -44,8 +42,7 @@ def gateway_config(home: CasperHome, *, wait_seconds: float) -> GatewayConfig:
         # row order in tables carries no meaning here; letting DuckDB drop it parallelises inserts
         connection=_waiting_connection_config()(
             database=str(home.warehouse),
-            # DuckDB's default limit is 80% of RAM: a year of history then takes over 4 GiB. Under
-            # a limit it spills to warehouse.duckdb.tmp instead (the whole build stays under 2 GiB)
+            # under a limit DuckDB spills instead of taking 80% of RAM (a year's build stays < 2 GiB)
             connector_config={"preserve_insertion_order": False, "memory_limit": MEMORY_LIMIT},
             # independent models (the staging ones) run side by side: DuckDB releases the GIL
             concurrent_tasks=4,

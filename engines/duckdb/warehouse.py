@@ -16,7 +16,7 @@ import duckdb
 
 from casper.engine import WarehouseBusyError, WarehouseMissingError
 from casper.refunds import RECOMMENDATION_COLUMNS, SCORING_INPUT, queries
-from engines.duckdb.connect import connect_waiting
+from engines.duckdb.connect import MEMORY_LIMIT, connect_waiting
 
 if TYPE_CHECKING:  # frames are made where they are asked for: `casper status` needs none
     import pandas as pd
@@ -42,6 +42,7 @@ class DuckDBWarehouse:
             wait_seconds=self.wait_seconds if wait_seconds is None else wait_seconds,
         )
         try:
+            connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
             yield connection
         finally:
             connection.close()
@@ -110,19 +111,21 @@ class DuckDBWarehouse:
                 return pd.DataFrame(columns=list(RECOMMENDATION_COLUMNS))
             return connection.execute(f"SELECT * FROM {queries.RECOMMENDATIONS}").df()
 
-    def sync_frames(self, since: dt.datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Recommendations scored at or after `since` (the newest per order) and their orders' context,
-        in the shapes casper.appstore.sync.sync_frames takes."""
+    def sync_batches(
+        self, since: dt.datetime | None, orders_per_batch: int
+    ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        """Recommendations scored at or after `since` (the newest per order), oldest first, in
+        batches of `orders_per_batch` orders, each with its orders' context, in the shapes
+        casper.appstore.sync.sync_frames takes. One batch is in memory at a time."""
         with self.connect(read_only=True) as connection:
             if not self._has(connection, "recommender", "refund_recommendations"):
-                import polars as pl
-
-                return pl.DataFrame(), pl.DataFrame()
-            if not _missing_columns(connection):
-                return _sync_frames(connection, since)
-        with self.connect() as connection:  # a table from before a column was added: add it
-            _ensure_recommendations(connection)
-            return _sync_frames(connection, since)
+                return
+            stale = bool(_missing_columns(connection))
+        if stale:  # a table from before a column was added: add it
+            with self.connect() as connection:
+                _ensure_recommendations(connection)
+        with self.connect(read_only=True) as connection:
+            yield from _sync_batches(connection, since, orders_per_batch)
 
     def counts(self, wait_seconds: float = 1.0) -> dict[str, int | None]:
         """casper status' warehouse figures: 0 for a table not built yet (or no warehouse), None
@@ -142,16 +145,27 @@ class DuckDBWarehouse:
             return dict.fromkeys(queries.COUNTS)
 
 
-def _sync_frames(
-    connection: duckdb.DuckDBPyConnection, since: dt.datetime | None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _sync_batches(
+    connection: duckdb.DuckDBPyConnection, since: dt.datetime | None, orders_per_batch: int
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     fresh = _sql(queries.FRESH_RECOMMENDATIONS, since=queries.naive_utc_text(since))
-    connection.execute(f"CREATE TEMP TABLE fresh AS {fresh}")
-    recommendations = connection.execute(
-        f"SELECT {', '.join(queries.SYNC_RECOMMENDATION_COLUMNS)} FROM fresh ORDER BY ts, order_id"
-    ).pl()
-    context = connection.execute(_sql(queries.SYNC_CONTEXT)).pl()
-    return recommendations, context
+    # numbered oldest first: a batch is a range of positions, its context a query over its orders
+    connection.execute(
+        "CREATE TEMP TABLE fresh AS SELECT *, row_number() OVER (ORDER BY ts, order_id) AS position "
+        f"FROM ({fresh})"
+    )
+    total = connection.execute("SELECT count(*) FROM fresh").fetchone()[0]
+    columns = ", ".join(queries.SYNC_RECOMMENDATION_COLUMNS)
+    context = _sql(queries.SYNC_CONTEXT, tables={"fresh": "batch_orders"})
+    for first in range(1, total + 1, orders_per_batch):
+        in_batch = f"position BETWEEN {first} AND {first + orders_per_batch - 1}"
+        recommendations = connection.execute(
+            f"SELECT {columns} FROM fresh WHERE {in_batch} ORDER BY position"
+        ).pl()
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE batch_orders AS SELECT order_id FROM fresh WHERE {in_batch}"
+        )
+        yield recommendations, connection.execute(context).pl()
 
 
 def _ensure_recommendations(connection: duckdb.DuckDBPyConnection) -> None:
