@@ -142,6 +142,22 @@ async def test_the_list_takes_the_focus_when_the_app_gets_it_after_starting_blur
         assert table(pilot).cursor_row == 1
 
 
+async def test_the_app_keeps_what_lives_as_long_as_it_out_of_the_collector_until_it_exits(
+    embedded: AppStore,
+) -> None:
+    """Full collections walking Textual's objects made key presses slow at random moments; the
+    app freezes what is alive at mount, and hands it back to the collector when it exits."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    app = review_app(embedded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 1000
+        await press(pilot, "right_square_bracket")  # the app works as before
+    assert gc.get_freeze_count() == 0
+
+
 async def test_accept_takes_one_key_and_moves_on(store: AppStore) -> None:
     app = review_app(store)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
