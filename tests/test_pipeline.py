@@ -618,6 +618,43 @@ def test_ticks_as_files_land_give_the_tables_of_one_build_from_scratch(tmp_path)
         assert pf.table(live, name) == pf.table(rebuilt, name), name
 
 
+def test_a_tick_records_the_intervals_of_the_models_it_ran_in_one_write_when_it_ends(tmp_path):
+    """SQLMesh's state learns what a tick's run processed when the run is over, in one write
+    (casper.pipeline._TickIntervals): afterwards every model the tick evaluated has an interval
+    reaching into the tick, and its incremental models none that the state lacked before."""
+    home = _home(tmp_path)
+    pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:3]))
+    pipeline = Pipeline(engine_for(home))
+    try:
+        pipeline.tick()  # the first build (a plan)
+        pf.land_ndjson(home.landing, "002.ndjson", pf.events_of(ORDERS[3:6]))
+        state = pipeline._scheduler.state_sync
+        writes: list[int] = []
+        write = state._state_sync.add_snapshots_intervals
+
+        def counted(given) -> None:
+            writes.append(len(given))
+            write(given)
+
+        state._state_sync.add_snapshots_intervals = counted
+        started_ms = int(time.time() * 1000)
+        report = pipeline.tick()
+        assert report.files_ingested == 1 and report.models_evaluated >= 6
+        # one write of an interval per model run (the run's restatements, none here, pass through)
+        assert [count for count in writes if count] == [report.models_evaluated]
+        context = pipeline.context
+        for name in (
+            "lakeflow.landing_records",
+            "lakeflow.silver_orders",
+            "ai.order_delivery_times",
+        ):
+            snapshot_id = context.get_snapshot(name).snapshot_id
+            [held] = context.state_reader.get_snapshots([snapshot_id]).values()
+            assert max(end for _, end in held.intervals) >= started_ms, name
+    finally:
+        pipeline.close()
+
+
 def test_a_tick_audits_the_rows_it_added_against_the_whole_table(tmp_path):
     """The contract audit of an incremental model checks the rows above the watermark its
     evaluation used; one of them repeating an order counted long before still breaks the grain."""
