@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -141,6 +143,8 @@ def test_a_warehouse_from_before_order_ts_syncs_it_and_scores_with_it(scored, tm
     assert len(rows) == old_rows and all(ts == created[order] for order, ts in rows)
 
 
+#: another process opening the warehouse for writing (fails while any process holds it)
+OPEN_FOR_WRITING = "import duckdb, sys; duckdb.connect(sys.argv[1]).close()"
 STORED_SYNC = (
     "SELECT order_id, ts, order_ts, agent_response, model_version, location, suggested_class, "
     "suggested_usd, suggested_reason FROM recommender.app_recommendations ORDER BY order_id",
@@ -160,8 +164,9 @@ def test_a_sync_in_small_batches_stores_what_one_batch_does_and_resumes_after_a_
     scored, tmp_path, monkeypatch
 ):
     """The warehouse hands the sync a batch at a time (each batch its own transaction): batches of
-    7 store exactly what one batch stores; a sync stopped at its third batch has written the two
-    before it whole, and the next sync completes it."""
+    7 store exactly what one batch stores; while a batch is written the warehouse is free for
+    another process; a sync stopped at its third batch has written the two before it whole, and
+    the next sync completes it."""
     import casper.reverse_etl
 
     engine = engine_for(scored, "duckdb")
@@ -176,6 +181,13 @@ def test_a_sync_in_small_batches_stores_what_one_batch_does_and_resumes_after_a_
 
         def stopping_at_the_third_batch(rows, context_rows):
             calls.append((len(rows), len(context_rows)))
+            if len(calls) == 1:
+                writer = subprocess.run(
+                    [sys.executable, "-c", OPEN_FOR_WRITING, str(scored.warehouse)],
+                    capture_output=True,
+                    text=True,
+                )
+                assert writer.returncode == 0, writer.stderr  # not held by the sync
             if len(calls) == 3:
                 raise OSError("the store went away")
             return upsert(rows, context_rows)

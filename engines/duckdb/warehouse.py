@@ -116,7 +116,10 @@ class DuckDBWarehouse:
     ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
         """Recommendations scored at or after `since` (the newest per order), oldest first, in
         batches of `orders_per_batch` orders, each with its orders' context, in the shapes
-        casper.appstore.sync.sync_frames takes. One batch is in memory at a time."""
+        casper.appstore.sync.sync_frames takes. The recommendations are read at once (they are
+        small); the context (timelines, baskets, routes) a batch at a time. The warehouse is
+        open only while it is read: between batches, while the caller writes them, another
+        process (a pipeline tick) may take it."""
         with self.connect(read_only=True) as connection:
             if not self._has(connection, "recommender", "refund_recommendations"):
                 return
@@ -125,7 +128,18 @@ class DuckDBWarehouse:
             with self.connect() as connection:
                 _ensure_recommendations(connection)
         with self.connect(read_only=True) as connection:
-            yield from _sync_batches(connection, since, orders_per_batch)
+            fresh = _sql(queries.FRESH_RECOMMENDATIONS, since=queries.naive_utc_text(since))
+            columns = ", ".join(queries.SYNC_RECOMMENDATION_COLUMNS)
+            recommendations = connection.execute(
+                f"SELECT {columns} FROM ({fresh}) ORDER BY ts, order_id"
+            ).pl()
+        context = _sql(queries.SYNC_CONTEXT, tables={"fresh": "batch_orders"})
+        for first in range(0, recommendations.height, orders_per_batch):
+            batch = recommendations.slice(first, orders_per_batch)
+            with self.connect(read_only=True) as connection:
+                connection.register("batch_orders", batch.select("order_id").to_arrow())
+                batch_context = connection.execute(context).pl()
+            yield batch, batch_context  # with the warehouse closed
 
     def counts(self, wait_seconds: float = 1.0) -> dict[str, int | None]:
         """casper status' warehouse figures: 0 for a table not built yet (or no warehouse), None
@@ -143,29 +157,6 @@ class DuckDBWarehouse:
                 return counts
         except WarehouseBusyError:
             return dict.fromkeys(queries.COUNTS)
-
-
-def _sync_batches(
-    connection: duckdb.DuckDBPyConnection, since: dt.datetime | None, orders_per_batch: int
-) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    fresh = _sql(queries.FRESH_RECOMMENDATIONS, since=queries.naive_utc_text(since))
-    # numbered oldest first: a batch is a range of positions, its context a query over its orders
-    connection.execute(
-        "CREATE TEMP TABLE fresh AS SELECT *, row_number() OVER (ORDER BY ts, order_id) AS position "
-        f"FROM ({fresh})"
-    )
-    total = connection.execute("SELECT count(*) FROM fresh").fetchone()[0]
-    columns = ", ".join(queries.SYNC_RECOMMENDATION_COLUMNS)
-    context = _sql(queries.SYNC_CONTEXT, tables={"fresh": "batch_orders"})
-    for first in range(1, total + 1, orders_per_batch):
-        in_batch = f"position BETWEEN {first} AND {first + orders_per_batch - 1}"
-        recommendations = connection.execute(
-            f"SELECT {columns} FROM fresh WHERE {in_batch} ORDER BY position"
-        ).pl()
-        connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE batch_orders AS SELECT order_id FROM fresh WHERE {in_batch}"
-        )
-        yield recommendations, connection.execute(context).pl()
 
 
 def _ensure_recommendations(connection: duckdb.DuckDBPyConnection) -> None:
