@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -120,12 +120,14 @@ class RefundWarehouse(Protocol):
 
     def recommendations(self) -> pd.DataFrame: ...
 
-    def sync_batches(
-        self, since: dt.datetime | None, orders_per_batch: int
-    ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-        """Recommendations scored at or after `since` (the newest per order), oldest first, in
-        batches of at most `orders_per_batch` orders, each with its orders' context. Nothing
-        when no recommendations table exists yet."""
+    def fresh_recommendations(self, since: dt.datetime | None) -> pl.DataFrame:
+        """Recommendations scored at or after `since` (all when None), the newest per order,
+        oldest first (by ts, order_id); no rows when no recommendations table exists yet."""
+        ...
+
+    def order_context(self, order_ids: pl.Series) -> pl.DataFrame:
+        """What the review app shows of each of these orders: timeline, basket and route as
+        JSON, with its location's delivery-time percentiles."""
         ...
 
     def counts(self) -> dict[str, int | None]:

@@ -12,16 +12,19 @@ from casper.refunds.service import location_titles
 
 
 def sync_to_store(engine: Engine, store: AppStore) -> SyncReport:
-    """Everything scored after the newest recommendation the store holds, a batch at a time from
-    the warehouse into the store (oldest first, each batch its own transaction), so a year's first
-    sync holds one batch in memory, and a sync stopped midway resumes from the store's newest."""
-    upserted = unchanged = 0
+    """Everything scored after the newest recommendation the store holds, BATCH_ORDERS orders at a
+    time, oldest first: each batch's context is read from the warehouse and the batch written in
+    one store transaction, so a year's first sync holds one batch's context in memory, and a sync
+    stopped midway resumes from the store's newest."""
+    warehouse = engine.warehouse()
+    recommendations = warehouse.fresh_recommendations(store.newest_scored_ts())
     titles = location_titles()
-    batches = engine.warehouse().sync_batches(store.newest_scored_ts(), BATCH_ORDERS)
-    for recommendations, context in batches:
-        context = context.with_columns(
+    upserted = unchanged = 0
+    for first in range(0, recommendations.height, BATCH_ORDERS):
+        batch = recommendations.slice(first, BATCH_ORDERS)
+        context = warehouse.order_context(batch["order_id"]).with_columns(
             location_title=pl.col("location").replace_strict(titles, default=pl.col("location"))
         )
-        report = sync_frames(store, recommendations, context)
+        report = sync_frames(store, batch, context)
         upserted, unchanged = upserted + report.upserted, unchanged + report.unchanged
     return SyncReport(upserted=upserted, unchanged=unchanged)

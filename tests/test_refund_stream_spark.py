@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
-import polars as pl
 import pytest
 
 from casper.home import CasperHome
@@ -163,21 +162,25 @@ def test_the_spark_warehouse_answers_like_the_duckdb_one(world):
         rtol=1e-9,
     )
 
-    # 240 orders in batches of 100, oldest first, each with exactly its own orders' context
-    duck_batches = list(duck_wh.sync_batches(None, 100))
-    spark_batches = list(spark_wh.sync_batches(None, 100))
-    for batches in (duck_batches, spark_batches):
-        assert [len(recs) for recs, _ in batches] == [100, 100, 40]
-        for recs, context in batches:
-            assert sorted(context["order_id"]) == sorted(recs["order_id"])
-        keys = pl.concat([recs for recs, _ in batches]).select("ts", "order_id")
-        assert keys.equals(keys.sort("ts", "order_id"))  # oldest first, across batches too
-    duck_recs, duck_context = _whole(duck_batches)
-    spark_recs, spark_context = _whole(spark_batches)
-    assert spark_recs.schema == duck_recs.schema and spark_context.schema == duck_context.schema
+    # what a sync reads: the fresh recommendations, oldest first, and the context of the orders
+    # it asks for (a batch of them), exactly those
+    duck_recs, spark_recs = (
+        duck_wh.fresh_recommendations(None),
+        spark_wh.fresh_recommendations(None),
+    )
+    for recs in (duck_recs, spark_recs):
+        keys = recs.select("ts", "order_id")
+        assert keys.equals(keys.sort("ts", "order_id"))
+    assert spark_recs.schema == duck_recs.schema
     assert_frame_equal(
         spark_recs.drop("ts").sort("order_id"), duck_recs.drop("ts").sort("order_id")
     )
+    batch = duck_recs["order_id"].head(100)
+    for wh in (duck_wh, spark_wh):
+        assert sorted(wh.order_context(batch)["order_id"]) == sorted(batch)
+    every = duck_recs["order_id"]
+    duck_context, spark_context = duck_wh.order_context(every), spark_wh.order_context(every)
+    assert spark_context.schema == duck_context.schema
     assert_frame_equal(
         spark_context.sort("order_id"),
         duck_context.sort("order_id"),
@@ -185,14 +188,10 @@ def test_the_spark_warehouse_answers_like_the_duckdb_one(world):
         rel_tol=1e-9,
     )
     assert len(spark_context) == 240
-    # nothing scored since: no batch at all (what `casper sync` then reports as 0 upserted)
-    assert list(spark_wh.sync_batches(spark_recs["ts"].max() + dt.timedelta(seconds=1), 100)) == []
-    assert list(duck_wh.sync_batches(duck_recs["ts"].max() + dt.timedelta(seconds=1), 100)) == []
-
-
-def _whole(batches: list[tuple[pl.DataFrame, pl.DataFrame]]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The batches' recommendations and their context, each as one frame."""
-    return pl.concat([recs for recs, _ in batches]), pl.concat([ctx for _, ctx in batches])
+    # nothing scored since: empty frames of the same shape (what `casper sync` hands the store)
+    none_recs = spark_wh.fresh_recommendations(spark_recs["ts"].max() + dt.timedelta(seconds=1))
+    assert none_recs.is_empty() and none_recs.schema == duck_recs.schema
+    assert duck_wh.fresh_recommendations(duck_recs["ts"].max() + dt.timedelta(seconds=1)).is_empty()
 
 
 def test_new_deliveries_are_scored_once_on_a_later_batch(world):
@@ -288,8 +287,8 @@ def test_a_recommendations_table_from_before_order_ts_is_given_it(world):
     )
     assert "order_ts" not in spark.table(RECOMMENDATIONS).columns
 
-    spark_recs, _ = _whole(list(warehouse.sync_batches(None, 1000)))
-    duck_recs, _ = _whole(list(world.duck.warehouse().sync_batches(None, 1000)))
+    spark_recs = warehouse.fresh_recommendations(None)
+    duck_recs = world.duck.warehouse().fresh_recommendations(None)
     by_order = lambda frame: dict(zip(frame["order_id"], frame["order_ts"], strict=True))  # noqa: E731
     assert by_order(spark_recs) == by_order(duck_recs) and len(spark_recs) == len(duck_recs)
     table = spark.table(RECOMMENDATIONS)

@@ -159,7 +159,7 @@ def _context_rows(context: pl.DataFrame) -> list[tuple]:
     return _one_per_stored_id(rows)
 
 
-#: orders per write transaction, and per batch the warehouse hands casper.reverse_etl: what a
+#: orders per write transaction, and per batch of context casper.reverse_etl reads: what a
 #: sync holds in memory at once (a year's first sync, 490K orders, peaks at about 1.6 GiB)
 BATCH_ORDERS = 20_000
 

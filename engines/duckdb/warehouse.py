@@ -111,35 +111,28 @@ class DuckDBWarehouse:
                 return pd.DataFrame(columns=list(RECOMMENDATION_COLUMNS))
             return connection.execute(f"SELECT * FROM {queries.RECOMMENDATIONS}").df()
 
-    def sync_batches(
-        self, since: dt.datetime | None, orders_per_batch: int
-    ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-        """Recommendations scored at or after `since` (the newest per order), oldest first, in
-        batches of `orders_per_batch` orders, each with its orders' context, in the shapes
-        casper.appstore.sync.sync_frames takes. The recommendations are read at once (they are
-        small); the context (timelines, baskets, routes) a batch at a time. The warehouse is
-        open only while it is read: between batches, while the caller writes them, another
-        process (a pipeline tick) may take it."""
+    def fresh_recommendations(self, since: dt.datetime | None) -> pl.DataFrame:
+        """Recommendations scored at or after `since`, the newest per order, oldest first."""
+        import polars as pl
+
         with self.connect(read_only=True) as connection:
             if not self._has(connection, "recommender", "refund_recommendations"):
-                return
+                return pl.DataFrame()
             stale = bool(_missing_columns(connection))
         if stale:  # a table from before a column was added: add it
             with self.connect() as connection:
                 _ensure_recommendations(connection)
+        fresh = _sql(queries.FRESH_RECOMMENDATIONS, since=queries.naive_utc_text(since))
+        columns = ", ".join(queries.SYNC_RECOMMENDATION_COLUMNS)
         with self.connect(read_only=True) as connection:
-            fresh = _sql(queries.FRESH_RECOMMENDATIONS, since=queries.naive_utc_text(since))
-            columns = ", ".join(queries.SYNC_RECOMMENDATION_COLUMNS)
-            recommendations = connection.execute(
-                f"SELECT {columns} FROM ({fresh}) ORDER BY ts, order_id"
-            ).pl()
-        context = _sql(queries.SYNC_CONTEXT, tables={"fresh": "batch_orders"})
-        for first in range(0, recommendations.height, orders_per_batch):
-            batch = recommendations.slice(first, orders_per_batch)
-            with self.connect(read_only=True) as connection:
-                connection.register("batch_orders", batch.select("order_id").to_arrow())
-                batch_context = connection.execute(context).pl()
-            yield batch, batch_context  # with the warehouse closed
+            return connection.execute(f"SELECT {columns} FROM ({fresh}) ORDER BY ts, order_id").pl()
+
+    def order_context(self, order_ids: pl.Series) -> pl.DataFrame:
+        """The review app's view of these orders (queries.SYNC_CONTEXT). A connection of its own:
+        between a sync's batches the warehouse is free for other processes."""
+        with self.connect(read_only=True) as connection:
+            connection.register("wanted", order_ids.to_frame("order_id").to_arrow())
+            return connection.execute(_sql(queries.SYNC_CONTEXT, tables={"fresh": "wanted"})).pl()
 
     def counts(self, wait_seconds: float = 1.0) -> dict[str, int | None]:
         """casper status' warehouse figures: 0 for a table not built yet (or no warehouse), None

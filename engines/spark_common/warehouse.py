@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -32,7 +32,7 @@ from casper.refunds.scoring import RECOMMENDATION_COLUMNS, SCORING_INPUT
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-# the polars schemas DuckDBWarehouse.sync_batches yields (what casper.appstore.sync takes)
+# the polars schemas of DuckDBWarehouse's fresh_recommendations and order_context (what casper.appstore.sync takes)
 SYNC_RECOMMENDATION_SCHEMA = {
     "order_id": pl.String,
     "ts": pl.Datetime("us"),
@@ -191,36 +191,29 @@ def _polars(frame: pd.DataFrame, schema: dict) -> pl.DataFrame:
     return pl.from_pandas(frame).select(pl.col(name).cast(kind) for name, kind in schema.items())
 
 
-def sync_batches(
-    spark: SparkSession, since: dt.datetime | None, orders_per_batch: int
-) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """Recommendations scored at or after `since` (the newest per order), oldest first, in batches
-    of `orders_per_batch` orders, each with its orders' context, in the shapes
-    casper.appstore.sync.sync_frames takes (the columns DuckDBWarehouse gives)."""
+def fresh_recommendations(spark: SparkSession, since: dt.datetime | None) -> pl.DataFrame:
+    """Recommendations scored at or after `since`, the newest per order, oldest first."""
     if not has_table(spark, RECOMMENDATIONS):
-        return
+        return pl.DataFrame(schema=SYNC_RECOMMENDATION_SCHEMA)
     ensure_recommendations(spark)  # a table from before a column was added gets it
-    since_text = queries.naive_utc_text(since)
-    fresh = spark.sql(_sql(queries.FRESH_RECOMMENDATIONS, since=since_text))
-    # the recommendations themselves are small; their context (events, route JSON) is fetched by batch
-    recommendations = (
-        fresh.toPandas()
-        .loc[:, list(queries.SYNC_RECOMMENDATION_COLUMNS)]
-        .sort_values(["ts", "order_id"], ignore_index=True)
-    )
-    order_schema = fresh.select("order_id").schema
-    for first in range(0, len(recommendations), orders_per_batch):
-        batch = recommendations.iloc[first : first + orders_per_batch]
-        view = f"casper_fresh_{uuid.uuid4().hex}"
-        _frame(spark, batch.loc[:, ["order_id"]], order_schema).createOrReplaceTempView(view)
-        try:
-            context = spark.sql(_sql(queries.SYNC_CONTEXT, tables={"fresh": view})).toPandas()
-        finally:
-            spark.catalog.dropTempView(view)
-        yield (
-            _polars(batch.reset_index(drop=True), SYNC_RECOMMENDATION_SCHEMA),
-            _polars(context, SYNC_CONTEXT_SCHEMA),
-        )
+    fresh = spark.sql(_sql(queries.FRESH_RECOMMENDATIONS, since=queries.naive_utc_text(since)))
+    rows = fresh.toPandas().loc[:, list(queries.SYNC_RECOMMENDATION_COLUMNS)]
+    return _polars(rows, SYNC_RECOMMENDATION_SCHEMA).sort("ts", "order_id")
+
+
+def order_context(spark: SparkSession, order_ids: pl.Series) -> pl.DataFrame:
+    """The review app's view of these orders (queries.SYNC_CONTEXT), through a temporary view."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    view = f"casper_fresh_{uuid.uuid4().hex}"
+    wanted = pd.DataFrame({"order_id": order_ids.to_list()})
+    schema = StructType([StructField("order_id", StringType())])
+    _frame(spark, wanted, schema).createOrReplaceTempView(view)
+    try:
+        context = spark.sql(_sql(queries.SYNC_CONTEXT, tables={"fresh": view})).toPandas()
+    finally:
+        spark.catalog.dropTempView(view)
+    return _polars(context, SYNC_CONTEXT_SCHEMA)
 
 
 def counts(spark: SparkSession) -> dict[str, int | None]:
@@ -275,10 +268,11 @@ class SessionWarehouse:
         """Every recommendation held (all model versions)."""
         return recommendations_frame(self.session()).toPandas()
 
-    def sync_batches(
-        self, since: dt.datetime | None, orders_per_batch: int
-    ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-        return sync_batches(self.session(), since, orders_per_batch)
+    def fresh_recommendations(self, since: dt.datetime | None) -> pl.DataFrame:
+        return fresh_recommendations(self.session(), since)
+
+    def order_context(self, order_ids: pl.Series) -> pl.DataFrame:
+        return order_context(self.session(), order_ids)
 
     def counts(self) -> dict[str, int | None]:
         return counts(self.session())
