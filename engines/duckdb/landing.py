@@ -6,8 +6,12 @@ contract* shared by every engine (documented in models/macros/landing.py). The f
 instead of failing the whole batch), split into a few groups read by one `read_blob` call each under
 UNION ALL: DuckDB runs the splitting and parsing after one scan in a single thread (the scan yields a
 row per file, a few hundred rows), but each branch of a UNION ALL in its own, so the groups keep
-every core busy. Each JSON line is parsed once (`TRY` turns a malformed line into NULL instead of an
-error).
+every core busy. The split lines are a MATERIALIZED CTE: when the query's sink is the table insert
+(the model's INSERT or CREATE TABLE AS), DuckDB runs the branches of a UNION ALL one after another,
+to keep the insertion order; the CTE ends their pipeline before the insert, so they run in parallel
+again (the canonical first build's landing_records: 3.3 s -> 1.8 s, and 12.8 -> 7.9 s on four times
+its files with a peak of 1.2 GiB: the CTE spills under the connection's memory limit). Each JSON line
+is parsed once (`TRY` turns a malformed line into NULL instead of an error).
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ WITH read_files AS (
   FROM read_files
 ), read_validated AS (
   SELECT *, fmt = 'array' AND json_valid(text) AS array_ok FROM read_shaped
-), read_split AS (
+), read_split AS MATERIALIZED (
   SELECT
     source_file,
     CASE
