@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import json
 import os
 import signal
@@ -832,6 +834,11 @@ def status(
 
 
 def main() -> None:
+    # At exit the interpreter's last garbage collections walk every object the command's libraries
+    # made (SQLMesh, pandas, sqlglot...): about 0.5 s after a first pipeline build. Freezing them
+    # first (the last atexit handler to run) skips that walk; the other handlers, the flushes and
+    # the process's exit are unchanged.
+    atexit.register(gc.freeze)
     app(prog_name="casper")
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from tests.cli_helpers import NOW, casper, landed_events, landed_lines
+from tests.cli_helpers import NOW, casper, casper_env, landed_events, landed_lines
 
 COMMANDS = [
     [],
@@ -222,3 +224,47 @@ def test_live_for_a_location_without_history_is_refused(generated, tmp_path):
     result = casper(home, "live", "--locations", "chicago", "--sim-minutes", "1", check=False)
     assert result.returncode == 2
     assert "no history for chicago" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_command_freezes_the_garbage_collector_as_it_exits_after_its_output(tmp_path):
+    """The interpreter's last collections at exit are skipped (casper.cli.main): the freeze is
+    taken when the command has finished, not before, and the exit status is kept."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "print('frozen before:', gc.get_freeze_count() > 0)\n"
+        f"sys.argv = ['casper', '--home', {str(tmp_path)!r}, 'status', '--json']\n"
+        "from casper.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=casper_env()
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "frozen before: False"
+    assert lines[-1] == "frozen at exit: True"
+    assert json.loads("\n".join(lines[1:-1]))["landed_events"] == 0
+
+
+def test_a_generator_helper_imports_the_generator_as_it_starts_and_freezes_as_it_exits():
+    """What `casper generate`'s helper processes run first (their pool's initializer)."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from casper.generator.workers import _helper_start\n"
+        "print('imported before:', 'casper.generator.history' in sys.modules)\n"
+        "_helper_start()\n"
+        "print('imported after:', 'casper.generator.history' in sys.modules)\n"
+        "print('frozen after:', gc.get_freeze_count() > 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=casper_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "imported before: False",
+        "imported after: True",
+        "frozen after: False",
+        "frozen at exit: True",
+    ]

@@ -8,6 +8,8 @@ plan from its first task and keeps the kitchens it builds for the tasks after it
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import multiprocessing
 import os
@@ -60,10 +62,16 @@ def _pool(helpers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=helpers,
         mp_context=multiprocessing.get_context("spawn"),
-        # the generator's imports happen as the process starts, not with its first task
-        initializer=importlib.import_module,
-        initargs=("casper.generator.history",),
+        initializer=_helper_start,
     )
+
+
+def _helper_start() -> None:
+    """A helper's start: the generator's imports happen now, not with its first task; and its
+    exit skips the interpreter's last garbage collections (as casper.cli.main does), which the
+    parent would otherwise wait for."""
+    atexit.register(gc.freeze)
+    importlib.import_module("casper.generator.history")
 
 
 def start_helpers(helpers: int) -> None:
