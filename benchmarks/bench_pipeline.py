@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from report import Figure, report
 
 from casper.engine import open_engine
 from casper.home import CasperHome
-from casper.pipeline import Pipeline
+from casper.pipeline import PipelineReport, watch_pipeline
 from casper.settings import Settings
 
 CASPER = [sys.executable, "-m", "casper", "--home"]
@@ -130,27 +131,37 @@ def full_builds(
 
 
 def ticks(home: CasperHome, count: int) -> list[float]:
-    pipeline = Pipeline(open_engine(Settings.load(home=home.root, engine="duckdb")))
-    try:
-        pipeline.tick()  # the watch loop's context is warm after its first tick
-        timings = []
-        for _ in range(count):
-            subprocess.run(
-                [*CASPER, str(home.root), "live", "--speed", "100000", "--sim-minutes", "1",
-                 "--batch-rows", "100000"],
-                check=True, capture_output=True,
-            )  # fmt: skip
-            started = time.perf_counter()
-            tick = pipeline.tick()
-            timings.append(time.perf_counter() - started)
+    """`count` ticks, each after one more simulated minute has landed, run by the watch loop
+    itself (casper.pipeline.watch_pipeline: one Pipeline, its context warm after the first tick)."""
+    reports: list[PipelineReport] = []
+    timings: list[float] = []
+    stop = threading.Event()
+
+    def land_a_minute() -> None:
+        subprocess.run(
+            [*CASPER, str(home.root), "live", "--speed", "100000", "--sim-minutes", "1",
+             "--batch-rows", "100000"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    def on_tick(tick: PipelineReport) -> None:
+        if len(timings) < len(reports):  # not the first, warming tick
             if tick.files_ingested < 1:
                 raise SystemExit("a tick after a simulated minute ingested no file")
+            timings.append(tick.elapsed_s)
             print(
-                f"tick: {timings[-1]:.2f} s, {tick.files_ingested} files, "
+                f"tick: {tick.elapsed_s:.2f} s, {tick.files_ingested} files, "
                 f"+{tick.bronze_rows_added} bronze, {tick.models_evaluated} models evaluated"
             )
-    finally:
-        pipeline.close()
+        reports.append(tick)
+        if len(timings) == count:
+            stop.set()
+        else:
+            land_a_minute()
+
+    watch_pipeline(
+        open_engine(Settings.load(home=home.root, engine="duckdb")), 0.0, stop, on_tick=on_tick
+    )
     return timings
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import json
 import os
 import signal
@@ -628,7 +629,7 @@ def test_a_tick_records_the_intervals_of_the_models_it_ran_in_one_write_when_it_
     try:
         pipeline.tick()  # the first build (a plan)
         pf.land_ndjson(home.landing, "002.ndjson", pf.events_of(ORDERS[3:6]))
-        state = pipeline._scheduler.state_sync
+        state = pipeline._tick_scheduler().state_sync
         writes: list[int] = []
         write = state._state_sync.add_snapshots_intervals
 
@@ -760,10 +761,17 @@ def test_watch_processes_new_files_until_stopped(tmp_path):
     reports: list[PipelineReport] = []
     errors: list[BaseException] = []
     stop = threading.Event()
+    frozen_at_tick: list[bool] = []  # whether the collector was frozen as each tick reported
+
+    def on_tick(report: PipelineReport) -> None:
+        frozen_at_tick.append(gc.get_freeze_count() > 0)
+        reports.append(report)
+
+    assert gc.get_freeze_count() == 0
     watcher = threading.Thread(
         target=watch_pipeline,
         args=(engine_for(home), 1.0, stop),
-        kwargs={"on_tick": reports.append, "on_error": errors.append},
+        kwargs={"on_tick": on_tick, "on_error": errors.append},
     )
     watcher.start()
     try:
@@ -779,6 +787,9 @@ def test_watch_processes_new_files_until_stopped(tmp_path):
     assert not watcher.is_alive() and not errors
     assert sum(r.files_ingested for r in reports) == 2
     assert [r.planned for r in reports][:1] == [True] and not any(r.planned for r in reports[1:])
+    # what the first tick loaded is frozen after it, for the rest of the watch, and no longer
+    assert frozen_at_tick[0] is False and all(frozen_at_tick[1:]) and len(frozen_at_tick) >= 2
+    assert gc.get_freeze_count() == 0
     # nothing holds the warehouse once the watch is over (and between its ticks)
     assert warehouse_counts(home)["orders"] == 2
 
