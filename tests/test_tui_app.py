@@ -158,6 +158,46 @@ async def test_the_app_keeps_what_lives_as_long_as_it_out_of_the_collector_until
     assert gc.get_freeze_count() == 0
 
 
+async def test_full_collections_wait_for_a_quiet_moment_while_the_app_runs(
+    embedded: AppStore, monkeypatch
+) -> None:
+    """A full collection inside a key press took it over 100 ms: while the app runs none starts
+    by itself; the app runs one once no key has come for a while, and restores the collector's
+    thresholds when it exits."""
+    import gc
+
+    import tui.app
+
+    monkeypatch.setattr(tui.app, "QUIET_FOR_COLLECTION_S", 0.1)
+    before = gc.get_threshold()
+    full: list[float] = []
+
+    def observe(phase: str, info: dict) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            full.append(time.monotonic())
+
+    app = review_app(embedded)
+    gc.callbacks.append(observe)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert gc.get_threshold()[:2] == before[:2]
+            assert gc.get_threshold()[2] == tui.app.NO_AUTOMATIC_FULL_COLLECTION
+            gc.collect()  # nothing in the oldest generation since: no reason to collect
+            full.clear()
+            pressed = time.monotonic()
+            await press(pilot, "right_square_bracket")
+            gc.collect(1)  # something reached the oldest generation since the last full collection
+            deadline = pressed + 10
+            while not full and time.monotonic() < deadline:
+                await pilot.pause(0.05)
+            assert full, "no full collection in a quiet moment"
+            assert full[0] - pressed >= 0.1  # not before a quiet time after the key
+    finally:
+        gc.callbacks.remove(observe)
+    assert gc.get_threshold() == before
+
+
 async def test_accept_takes_one_key_and_moves_on(store: AppStore) -> None:
     app = review_app(store)
     async with app.run_test(size=SIZE, notifications=True) as pilot:

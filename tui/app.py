@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gc
 import getpass
+import time
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 from textual.screen import Screen
 
@@ -21,6 +23,14 @@ from tui.keymap import APP_BINDINGS, keymap_path, load_keymap
 from tui.review_screen import ReviewScreen
 
 DEFAULT_REFRESH_SECONDS = 2.0
+#: the app's full garbage collections wait for this long without a key press or a click
+QUIET_FOR_COLLECTION_S = 1.0
+#: a third threshold no count of younger collections reaches: full collections never start by
+#: themselves while the app runs (see RefundReviewApp.on_mount)
+NO_AUTOMATIC_FULL_COLLECTION = 2**30
+#: ... unless keys keep coming: after this many younger collections (10 times the usual count)
+#: the next quiet check collects anyway, so the garbage of a long burst of keys stays bounded
+FULL_COLLECTION_AT_THE_LATEST = 100
 
 
 class RefundReviewApp(App[None]):
@@ -58,9 +68,33 @@ class RefundReviewApp(App[None]):
         # of the collector's reach, a full collection no longer walks it. Those walks, at random
         # moments, made a key press take 150-250 ms instead of 50 (benchmarks/bench_appstore.py)
         gc.freeze()
+        # What the app makes later (pages, rows, messages) still fills the oldest generation,
+        # and a full collection of it (30-60 ms) inside a key press took it over 100 ms: full
+        # collections wait for a quiet second instead; the younger ones run as usual.
+        self._thresholds = gc.get_threshold()
+        young, middle, _ = self._thresholds
+        gc.set_threshold(young, middle, NO_AUTOMATIC_FULL_COLLECTION)
+        self._last_input = time.monotonic()
+        self.set_interval(QUIET_FOR_COLLECTION_S, self._collect_when_quiet)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
+
+    def _collect_when_quiet(self) -> None:
+        """A full collection, when younger ones have moved anything to the oldest generation
+        since the last one and no key or click came for QUIET_FOR_COLLECTION_S (or they have
+        moved things FULL_COLLECTION_AT_THE_LATEST times)."""
+        moved = gc.get_count()[2]
+        quiet = time.monotonic() - self._last_input >= QUIET_FOR_COLLECTION_S
+        if (moved and quiet) or moved >= FULL_COLLECTION_AT_THE_LATEST:
+            gc.collect()
 
     def on_unmount(self) -> None:
-        gc.unfreeze()  # the process may go on (tests, a served session): collect as before
+        # the process may go on (tests, a served session): collect as before
+        gc.set_threshold(*self._thresholds)
+        gc.unfreeze()
 
     def _auto_focus_when_focused(self, focused: bool) -> None:
         """Textual gives a screen its AUTO_FOCUS only while the app has focus. Served to a browser
