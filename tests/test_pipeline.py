@@ -90,6 +90,15 @@ class Landed:
 def landed(tmp_path_factory) -> Landed:
     """A landing folder with every kind of file the pipeline must handle, and one run over it."""
     home = _home(tmp_path_factory.mktemp("landed"))
+    records, bad = _land_every_kind(home)
+    progress: list[str] = []
+    report = run_pipeline(engine_for(home), on_progress=progress.append)
+    return Landed(home, records, bad, report, progress)
+
+
+def _land_every_kind(home: CasperHome) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Lands every kind of file the pipeline must handle; returns the records of each file and
+    the broken lines of a.ndjson with their reasons."""
     # the broken lines have the newest ts of all: status must not take it (they are quarantined)
     bad = pf.bad_lines(when=dt.datetime(2025, 3, 9))
     events = pf.events_of(ORDERS[:4])
@@ -142,9 +151,7 @@ def landed(tmp_path_factory) -> Landed:
         "k.json": len(_objects(bad)),
         "l.json": 2,
     }
-    progress: list[str] = []
-    report = run_pipeline(engine_for(home), on_progress=progress.append)
-    return Landed(home, records, bad, report, progress)
+    return records, bad
 
 
 def _objects(bad: list[tuple[str, str]]) -> list[tuple[dict, str]]:
@@ -274,6 +281,26 @@ def test_bad_records_are_quarantined_with_file_raw_text_and_reason(landed):
         "j.ndjson": "invalid_utf8",
         "g[1].ndjson": "unsupported_file_name",
     }
+
+
+def test_a_batch_too_large_to_hold_its_lines_gives_the_same_landing_records(
+    landed, tmp_path, monkeypatch
+):
+    """Up to engines.duckdb.landing.MATERIALIZE_UP_TO_BYTES the split lines of a batch are held
+    (a MATERIALIZED CTE, for parallelism); a larger batch streams them. Every kind of file gives
+    the same records either way."""
+    import engines.duckdb.landing as duckdb_landing
+
+    assert sum(p.stat().st_size for p in landed.home.landing.glob("*.*json*")) > 0
+    monkeypatch.setattr(duckdb_landing, "MATERIALIZE_UP_TO_BYTES", 0)  # every batch streams
+    home = _home(tmp_path / "streamed")
+    _land_every_kind(home)
+    run_pipeline(engine_for(home))
+    columns = "* EXCLUDE (batch_no, ingested_at)"
+    query = f"SELECT {columns} FROM lakeflow.landing_records ORDER BY source_file, record_no"
+    streamed, held = pf.query(home, query), pf.query(landed.home, query)
+    assert len(held) > sum(landed.records.values())  # the records and a marker per file
+    assert streamed == held
 
 
 def test_bronze_keeps_typed_top_level_fields(landed):

@@ -6,12 +6,14 @@ contract* shared by every engine (documented in models/macros/landing.py). The f
 instead of failing the whole batch), split into a few groups read by one `read_blob` call each under
 UNION ALL: DuckDB runs the splitting and parsing after one scan in a single thread (the scan yields a
 row per file, a few hundred rows), but each branch of a UNION ALL in its own, so the groups keep
-every core busy. The split lines are a MATERIALIZED CTE: when the query's sink is the table insert
-(the model's INSERT or CREATE TABLE AS), DuckDB runs the branches of a UNION ALL one after another,
-to keep the insertion order; the CTE ends their pipeline before the insert, so they run in parallel
-again (the canonical first build's landing_records: 3.3 s -> 1.8 s, and 12.8 -> 7.9 s on four times
-its files with a peak of 1.2 GiB: the CTE spills under the connection's memory limit). Each JSON line
-is parsed once (`TRY` turns a malformed line into NULL instead of an error).
+every core busy. But when the query's sink is the table insert (the model's INSERT or CREATE TABLE
+AS), DuckDB runs the branches of a UNION ALL one after another, to keep the insertion order. So the
+split lines are a MATERIALIZED CTE, which ends the branches' pipeline before the insert and lets
+them run in parallel again (the canonical first build's landing_records: 3.3 s -> 1.8 s), while the
+batch's files hold at most MATERIALIZE_UP_TO_BYTES: the CTE holds every line, and a year's first
+build (2.2 GB of files) runs out of the connection's memory limit (1 GB) with it. A larger batch
+streams its groups to the insert one after another. Each JSON line is parsed once (`TRY` turns a
+malformed line into NULL instead of an error).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from casper.landing import RECORD_FIELDS as FIELDS
 GROUPS_PER_CORE = 2
 #: below this many bytes in all, one group: a tick's few small files gain nothing from threads
 GROUPS_FROM_BYTES = 16 * 2**20
+#: up to this many bytes in all, the split lines are materialized (see the module docstring): the
+#: canonical 90 days (355 MiB) are, with a peak of about 1 GiB for the process
+MATERIALIZE_UP_TO_BYTES = 512 * 2**20
 
 
 def quote(text: str) -> str:
@@ -43,9 +48,11 @@ def records_query(
     blank = "chr(32) || chr(9) || chr(10) || chr(13)"
     # a marker row's raw, read_error, is_object, fields and body_is_object
     nulls = ", ".join(["NULL"] * (len(FIELDS) + 4))
+    sizes = {path: _size(path) for path in paths}
+    split = "MATERIALIZED " if sum(sizes.values()) <= MATERIALIZE_UP_TO_BYTES else ""
     return f"""
 WITH read_files AS (
-  {read_groups(paths)}
+  {read_groups(sizes)}
 ), read_shaped AS (
   SELECT
     *,
@@ -57,7 +64,7 @@ WITH read_files AS (
   FROM read_files
 ), read_validated AS (
   SELECT *, fmt = 'array' AND json_valid(text) AS array_ok FROM read_shaped
-), read_split AS MATERIALIZED (
+), read_split AS {split}(
   SELECT
     source_file,
     CASE
@@ -110,10 +117,11 @@ FROM (VALUES {markers}) AS markers(source_file)
 """
 
 
-def read_groups(paths: Sequence[str]) -> str:
-    """The files' blobs and their text, read by a few read_blob calls under UNION ALL (see the
-    module docstring): round-robin over the files by size, so the groups weigh about the same."""
-    sizes = {path: _size(path) for path in paths}
+def read_groups(sizes: dict[str, int]) -> str:
+    """The blobs and text of the files at the keys of `sizes` (their sizes in bytes), read by a
+    few read_blob calls under UNION ALL (see the module docstring): round-robin over the files by
+    size, so the groups weigh about the same."""
+    paths = list(sizes)
     count = (
         GROUPS_PER_CORE * (os.cpu_count() or 1) if sum(sizes.values()) >= GROUPS_FROM_BYTES else 1
     )
