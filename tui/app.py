@@ -57,6 +57,10 @@ class RefundReviewApp(App[None]):
         self.export_dir = export_dir or Path.cwd()
         self.page_size = page_size
         self.sub_title = f"{user} · {store.backend.name}"
+        # the collector's thresholds to restore when the app exits, and the last key or click
+        # (see on_mount)
+        self._thresholds = gc.get_threshold()
+        self._last_input = time.monotonic()
         self.set_keymap(self.keymap_overrides)
 
     def get_default_screen(self) -> Screen:
@@ -74,7 +78,6 @@ class RefundReviewApp(App[None]):
         self._thresholds = gc.get_threshold()
         young, middle, _ = self._thresholds
         gc.set_threshold(young, middle, NO_AUTOMATIC_FULL_COLLECTION)
-        self._last_input = time.monotonic()
         self.set_interval(QUIET_FOR_COLLECTION_S, self._collect_when_quiet)
 
     async def on_event(self, event: events.Event) -> None:
