@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import functools
-import gc
 import json
 import os
 import signal
@@ -19,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from casper.collector import skip_final_collections
 from casper.engine import Engine, engine_names, open_engine
 from casper.errors import CasperError
 from casper.home import CasperHome
@@ -834,11 +833,7 @@ def status(
 
 
 def main() -> None:
-    # At exit the interpreter's last garbage collections walk every object the command's libraries
-    # made (SQLMesh, pandas, sqlglot...): about 0.5 s after a first pipeline build. Freezing them
-    # first (the last atexit handler to run) skips that walk; the other handlers, the flushes and
-    # the process's exit are unchanged.
-    atexit.register(gc.freeze)
+    skip_final_collections()
     app(prog_name="casper")
 
 

@@ -291,8 +291,16 @@ def test_a_batch_too_large_to_hold_its_lines_gives_the_same_landing_records(
     the same records either way."""
     import engines.duckdb.landing as duckdb_landing
 
-    assert sum(p.stat().st_size for p in landed.home.landing.glob("*.*json*")) > 0
-    monkeypatch.setattr(duckdb_landing, "MATERIALIZE_UP_TO_BYTES", 0)  # every batch streams
+    def holds_its_lines() -> bool:
+        files = sorted(p for p in landed.home.landing.glob("*.ndjson") if p.is_file())
+        query = duckdb_landing.records_query(
+            [str(p) for p in files], [p.name for p in files], batch_no=1, ingested_at="2025-01-01"
+        )
+        return "read_split AS MATERIALIZED" in query
+
+    assert holds_its_lines()  # how the `landed` home was read
+    monkeypatch.setattr(duckdb_landing, "MATERIALIZE_UP_TO_BYTES", 0)
+    assert not holds_its_lines()  # how the home below is read
     home = _home(tmp_path / "streamed")
     _land_every_kind(home)
     run_pipeline(engine_for(home))

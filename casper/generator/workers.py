@@ -8,12 +8,12 @@ plan from its first task and keeps the kitchens it builds for the tasks after it
 
 from __future__ import annotations
 
-import atexit
-import gc
 import importlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+
+from casper.collector import skip_final_collections
 
 MAX_DEFAULT_WORKERS = 4  # each worker process holds ~0.3 GB; more gain little on this size
 
@@ -68,9 +68,9 @@ def _pool(helpers: int) -> ProcessPoolExecutor:
 
 def _helper_start() -> None:
     """A helper's start: the generator's imports happen now, not with its first task; and its
-    exit skips the interpreter's last garbage collections (as casper.cli.main does), which the
-    parent would otherwise wait for."""
-    atexit.register(gc.freeze)
+    exit skips the interpreter's last garbage collections, which the parent would otherwise wait
+    for (casper.collector)."""
+    skip_final_collections()
     importlib.import_module("casper.generator.history")
 
 
