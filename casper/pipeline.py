@@ -22,7 +22,8 @@ decides only where the models run (its gateway) and how landing files are listed
   tick is one run with `ignore_cron`: every model allows partial intervals, so each run processes
   "everything new now". Audits run after every model evaluation, on the rows it added; a failing
   audit fails the tick. A tick passes over a model none of whose parents' tables changed since it
-  last ran (`_Changes`), and on DuckDB evaluates its models one at a time.
+  last ran (`_Changes`), and on DuckDB evaluates its models one at a time. A Pipeline renders each
+  query once and afterwards fills in only the tick's watermarks (casper.tick_templates).
 * Between ticks no connection stays open: other processes can open warehouse.duckdb. A tick that
   finds the warehouse held by another process waits for it (the engine's gateway decides how
   long) before SQLMesh reads its state.
@@ -47,6 +48,7 @@ from casper.home import CasperHome
 from casper.locks import LockHeld, process_lock
 from casper.resources import models_dir
 from casper.settings import Settings
+from casper.tick_templates import TickTemplates
 
 if TYPE_CHECKING:
     from sqlmesh import Context
@@ -101,34 +103,6 @@ class PipelineReport:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     #: what in the landing place no reader reads (casper.landing.ignored_entry), at the tick's start
     ignored_files: tuple[str, ...] = ()
-
-
-def replaces_table(evaluator) -> bool:
-    """Whether SQLMesh replaces the table of the model being evaluated with the result, instead of
-    adding the result to it: the model has no recorded interval yet. That is its first build, or a
-    first build that wrote its table and then failed (an audit, a crash) before SQLMesh recorded it.
-    The incremental macros read everything then, not what is newer than the table's rows."""
-    snapshot = evaluator.locals.get("snapshot")
-    return snapshot is not None and not snapshot.intervals
-
-
-#: the batch watermark each model's latest evaluation in this process used, by its table (see
-#: models/macros/watermark.py: the model's audits check the rows above it, the rows it added)
-_watermarks: dict[str, int] = {}
-
-
-def _table_key(table: str, dialect: str) -> str:
-    from sqlglot import exp
-
-    return exp.to_table(table, dialect=dialect).sql(dialect=dialect, identify=True)
-
-
-def record_watermark(table: str, batch_no: int, dialect: str = "duckdb") -> None:
-    _watermarks[_table_key(table, dialect)] = batch_no
-
-
-def recorded_watermark(table: str, dialect: str = "duckdb") -> int | None:
-    return _watermarks.get(_table_key(table, dialect))
 
 
 #: the engines of this process's pipelines, for their macros: (engine name, home) -> engine
@@ -426,6 +400,7 @@ class Pipeline:
         self.models_path = models_path or models_dir()
         self._context: Context | None = None
         self._changes = _Changes()
+        self._templates = TickTemplates()
         self._console = _console(self._progress, lambda name: name in self._changes.skipped)
         self._scheduler = None
         #: whether this Pipeline compared the project with what the warehouse holds (first tick)
@@ -524,9 +499,10 @@ class Pipeline:
                     self._progress("running")
                     scheduler = self._tick_scheduler()
                     try:
-                        status = scheduler.run(
-                            ENVIRONMENT, ignore_cron=True, auto_restatement_enabled=True
-                        )
+                        with self._templates.serving():
+                            status = scheduler.run(
+                                ENVIRONMENT, ignore_cron=True, auto_restatement_enabled=True
+                            )
                     finally:
                         scheduler.state_sync.record()
                     if status.is_failure:
@@ -635,6 +611,7 @@ class Pipeline:
             self.engine.shutdown()
         self._context = None
         self._scheduler = None
+        self._templates = TickTemplates()
         self._plan_checked = False
 
 

@@ -654,6 +654,55 @@ def test_ticks_as_files_land_give_the_tables_of_one_build_from_scratch(tmp_path)
         assert pf.table(live, name) == pf.table(rebuilt, name), name
 
 
+def test_a_query_served_from_its_tick_template_is_the_query_sqlmesh_renders(tmp_path, monkeypatch):
+    """casper.tick_templates: every model and audit query a tick takes from its template (with
+    the watermarks of that tick filled in) is exactly what SQLMesh renders for the same call, and
+    ticks do take them from templates (only the landing model's query, whose file list changes,
+    is rendered afresh each tick)."""
+    from casper.tick_templates import TickTemplates
+
+    served: list[tuple[str, str | None]] = []
+    rendered_afresh: list[str] = []
+    serve = TickTemplates.render
+
+    def checked(self, render, model, audit, kwargs):
+        reused = self.reused
+        query = serve(self, render, model, audit, kwargs)
+        if self.reused == reused:
+            rendered_afresh.append(model.name)
+            return query
+        expected = render(**kwargs)  # SQLMesh's own render of the same call
+        assert query.sql(dialect=model.dialect) == expected.sql(dialect=model.dialect), model.name
+        served.append((model.name, getattr(audit, "name", None)))
+        return query
+
+    monkeypatch.setattr(TickTemplates, "render", checked)
+    home = _home(tmp_path)
+    pipeline = Pipeline(engine_for(home))
+    try:
+        for i, events in enumerate(_arrivals(seed=7, chunks=4)):
+            pf.land_ndjson(home.landing, f"{i:03d}.ndjson", events)
+            assert pipeline.tick().files_ingested == 1
+    finally:
+        pipeline.close()
+    names = {name for name, _ in served}
+    assert {"lakeflow.stg_order_created", "lakeflow.silver_orders"} <= names
+    assert any(audit == "contract" for _, audit in served)
+    assert any(audit is None for _, audit in served)
+    # the landing model's audit is a template, its query never is
+    assert ("lakeflow.landing_records", "landing_batch") in served
+    assert ("lakeflow.landing_records", None) not in served
+    assert "lakeflow.landing_records" in rendered_afresh
+    # the watermarks filled in moved with each tick: staging took in every batch with step events
+    # (all files but the last, which brings late order_created events only) and nothing twice
+    assert pf.scalar(home, "SELECT COUNT(DISTINCT batch_no) FROM lakeflow.stg_order_steps") == 5
+    assert not pf.scalar(
+        home,
+        "SELECT COUNT(*) FROM (SELECT order_id, batch_no FROM lakeflow.stg_order_steps"
+        " GROUP BY ALL HAVING COUNT(*) > 1)",
+    )
+
+
 def test_a_tick_records_the_intervals_of_the_models_it_ran_in_one_write_when_it_ends(tmp_path):
     """SQLMesh's state learns what a tick's run processed when the run is over, in one write
     (casper.pipeline._TickIntervals): afterwards every model the tick evaluated has an interval
@@ -694,7 +743,7 @@ def test_a_tick_records_the_intervals_of_the_models_it_ran_in_one_write_when_it_
 def test_a_tick_audits_the_rows_it_added_against_the_whole_table(tmp_path):
     """The contract audit of an incremental model checks the rows above the watermark its
     evaluation used; one of them repeating an order counted long before still breaks the grain."""
-    from casper.pipeline import record_watermark
+    from casper.watermarks import record_watermark
 
     home = _home(tmp_path)
     pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:3]))

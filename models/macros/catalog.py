@@ -22,6 +22,7 @@ from sqlmesh import macro
 from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
 
 from casper.catalog import home as catalog
+from casper.tick_templates import not_templatable
 
 
 def _relation(name: str, rows: list) -> exp.Expr:
@@ -49,6 +50,7 @@ def catalog_rows(evaluator: MacroEvaluator, table: exp.Expr) -> exp.Expr:
     if stage == RuntimeStage.TESTING.value:
         rows = [tuple(row) for row in (evaluator.var("catalog_fixture") or {}).get(name, [])]
     elif stage == RuntimeStage.EVALUATING.value:
+        not_templatable()  # read from the home's catalog as it is now
         evaluator.var("casper_catalog")  # the digest: part of the model's fingerprint
         rows = catalog.read_table(Path(evaluator.var("casper_home")), name).rows()
     else:
@@ -63,6 +65,7 @@ def location_code(evaluator: MacroEvaluator, location_id: exp.Expr) -> exp.Expr:
     if stage == RuntimeStage.TESTING.value:
         codes = {int(k): v for k, v in (evaluator.var("locations_fixture") or {}).items()}
     elif stage == RuntimeStage.EVALUATING.value:
+        not_templatable()  # read from the home's catalog as it is now
         codes = catalog.location_codes(Path(evaluator.var("casper_home")))
     else:
         codes = {}

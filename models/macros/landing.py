@@ -53,7 +53,9 @@ from sqlmesh import macro
 from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
 
 from casper.landing import RECORD_CONTRACT, is_readable_name
-from casper.pipeline import engine_of, replaces_table
+from casper.pipeline import engine_of
+from casper.tick_templates import not_templatable
+from casper.watermarks import replaces_table
 
 
 def _empty_relation() -> exp.Expr:
@@ -89,7 +91,7 @@ def _ledger(evaluator: MacroEvaluator) -> tuple[set[str], int]:
     )
     rows = adapter.fetchall(query)
     last_batch = max((int(row[1] or 0) for row in rows), default=0)
-    if replaces_table(evaluator):
+    if replaces_table(evaluator.locals.get("snapshot")):
         return set(), last_batch
     return {row[0] for row in rows}, last_batch
 
@@ -109,6 +111,7 @@ def landing_records(evaluator: MacroEvaluator) -> exp.Expr:
     if stage != RuntimeStage.EVALUATING.value:
         return exp.paren(_empty_relation())
 
+    not_templatable()  # the files it lists change from tick to tick
     engine = engine_of(evaluator.var("casper_engine"), evaluator.var("casper_home"))
     done, last_batch = _ledger(evaluator)
     new = [landed.name for landed in engine.lander().list() if landed.name not in done]

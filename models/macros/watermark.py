@@ -6,7 +6,7 @@ from sqlglot import exp
 from sqlmesh import macro
 from sqlmesh.core.macros import MacroEvaluator, RuntimeStage
 
-from casper.pipeline import record_watermark, recorded_watermark, replaces_table
+from casper.tick_templates import tick_value
 
 
 @macro()
@@ -28,25 +28,19 @@ def new_batches(evaluator: MacroEvaluator, this: exp.Expr, of: exp.Expr | None =
         .subquery()
     )
     if evaluator.runtime_stage == RuntimeStage.EVALUATING.value:
-        adapter = evaluator.engine_adapter
-        physical = exp.to_table(evaluator.this_model, dialect=evaluator.dialect)
-        value = 0
-        # a table about to be replaced must receive everything (see casper.pipeline.replaces_table)
-        if not replaces_table(evaluator) and adapter.table_exists(physical):
-            row = adapter.fetchone(
-                exp.select(exp.func("MAX", exp.column("batch_no"))).from_(physical)
-            )
-            value = int(row[0]) if row and row[0] is not None else 0
-        record_watermark(evaluator.this_model, value, evaluator.dialect)
-        watermark = exp.Literal.number(value)
+        # read and recorded by casper.watermarks.batch_watermark (0 for a table about to be
+        # replaced: it must receive everything); a tick's template holds its marker instead
+        watermark = tick_value(evaluator, "batch_watermark")
     column = exp.column("batch_no", table=of.name if of is not None else None)
     return exp.GT(this=column, expression=watermark)
 
 
-def _audited_watermark(evaluator: MacroEvaluator) -> int | None:
+def _audited_watermark(evaluator: MacroEvaluator) -> exp.Expr | None:
+    """The watermark the model's evaluation used (casper.watermarks.added_watermark), as a
+    literal, or None."""
     if "this_model" not in evaluator.locals:
         return None
-    return recorded_watermark(evaluator.this_model, evaluator.dialect)
+    return tick_value(evaluator, "added_watermark")
 
 
 @macro()
@@ -59,7 +53,7 @@ def added_rows(evaluator: MacroEvaluator) -> exp.Expr:
     watermark = _audited_watermark(evaluator)
     if watermark is None:
         return exp.true()
-    return exp.GT(this=exp.column("batch_no"), expression=exp.Literal.number(watermark))
+    return exp.GT(this=exp.column("batch_no"), expression=watermark)
 
 
 @macro()
