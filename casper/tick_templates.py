@@ -107,7 +107,8 @@ class TickTemplates:
 
     def __init__(self) -> None:
         self._templates: dict[tuple, _Template | None] = {}
-        self._time_free: dict[int, bool] = {}
+        #: by id of the model or audit, kept with it so that the id is not reused
+        self._time_free: dict[int, tuple[Any, bool]] = {}
         self._lock = threading.Lock()
         #: renders served from a kept template / rendered by SQLMesh (for the benchmarks and tests)
         self.reused = 0
@@ -171,12 +172,11 @@ class TickTemplates:
         return tuple(parts)
 
     def _is_time_free(self, model: Any, audit: Any) -> bool:
-        ident = id(audit) if audit is not None else id(model)
-        known = self._time_free.get(ident)
+        query_of = audit if audit is not None else model
+        known = self._time_free.get(id(query_of))
         if known is None:
-            known = _time_free(model, audit)
-            self._time_free[ident] = known
-        return known
+            known = self._time_free[id(query_of)] = (query_of, _time_free(model, audit))
+        return known[1]
 
 
 _UNKNOWN = object()
