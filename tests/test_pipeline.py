@@ -705,7 +705,7 @@ def test_a_query_served_from_its_tick_template_is_the_query_sqlmesh_renders(tmp_
 
 def test_a_tick_records_the_intervals_of_the_models_it_ran_in_one_write_when_it_ends(tmp_path):
     """SQLMesh's state learns what a tick's run processed when the run is over, in one write
-    (casper.pipeline._TickIntervals): afterwards every model the tick evaluated has an interval
+    (casper.pipeline._RunIntervals): afterwards every model the tick evaluated has an interval
     reaching into the tick, and its incremental models none that the state lacked before."""
     home = _home(tmp_path)
     pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:3]))
@@ -736,6 +736,42 @@ def test_a_tick_records_the_intervals_of_the_models_it_ran_in_one_write_when_it_
             snapshot_id = context.get_snapshot(name).snapshot_id
             [held] = context.state_reader.get_snapshots([snapshot_id]).values()
             assert max(end for _, end in held.intervals) >= started_ms, name
+    finally:
+        pipeline.close()
+
+
+def test_a_first_build_records_its_backfill_intervals_together_when_each_run_ends(
+    tmp_path, monkeypatch
+):
+    """The plan's backfill, like a tick, hands SQLMesh's state the intervals of the models a run
+    evaluated in one write once that run is over, and the state then holds an interval for each."""
+    home = _home(tmp_path)
+    pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:3]))
+    pipeline = Pipeline(engine_for(home))
+    try:
+        state = pipeline.context.state_sync
+        writes: list[list[str]] = []
+        write = state.add_snapshots_intervals
+
+        def counted(given) -> None:
+            writes.append([interval.name for interval in given])
+            write(given)
+
+        monkeypatch.setattr(state, "add_snapshots_intervals", counted)
+        report = pipeline.tick()
+        assert report.planned and report.models_evaluated >= 10
+        # one write per backfill run (the plan runs the simulator's tables, then the rest), each
+        # of several models' intervals, together every model it evaluated once
+        writes = [names for names in writes if names]
+        assert all(len(names) > 1 for names in writes)
+        written = [name for names in writes for name in names]
+        assert len(written) == len(set(written)) == report.models_evaluated
+        context = pipeline.context
+        for name in written:
+            [held] = context.state_reader.get_snapshots(
+                [context.get_snapshot(name).snapshot_id]
+            ).values()
+            assert held.intervals, name
     finally:
         pipeline.close()
 
