@@ -25,3 +25,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         modules.values(), key=_module_weight
     )  # stable: a module's tests keep their order
     items[:] = [item for module in ordered for item in module]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sqlmesh_cache_of_the_session(tmp_path_factory):
+    """SQLMesh's parse cache defaults to the user's cache folder (casper.settings): the suite and
+    the commands it starts keep theirs in its temporary folder instead, shared by its homes."""
+    import os
+
+    if "CASPER_SQLMESH_CACHE" in os.environ:
+        yield
+        return
+    os.environ["CASPER_SQLMESH_CACHE"] = str(tmp_path_factory.getbasetemp() / "sqlmesh-cache")
+    try:
+        yield
+    finally:
+        os.environ.pop("CASPER_SQLMESH_CACHE", None)

@@ -28,6 +28,7 @@ import pytest
 
 from casper.appstore.store import open_store
 from casper.appstore.sync import SyncReport
+from casper.collector import NO_AUTOMATIC_FULL_COLLECTION
 from casper.engine import Engine, WarehouseBusyError, open_engine
 from casper.home import CasperHome
 from casper.landing import INDEX_FILE, event_time, measure
@@ -774,6 +775,81 @@ def test_a_first_build_records_its_backfill_intervals_together_when_each_run_end
             assert held.intervals, name
     finally:
         pipeline.close()
+
+
+def test_full_collections_wait_while_a_tick_runs_and_the_collector_is_restored_after(
+    tmp_path, monkeypatch
+):
+    """A full collection walks SQLMesh, the project and the libraries: none starts by itself
+    while a tick runs (as it loads the project, plans and runs, each reported as progress), and
+    the collector's thresholds are as before once it is over, whether it succeeded or failed."""
+    home = _home(tmp_path)
+    pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:3]))
+    before = gc.get_threshold()
+    during: list[int] = []
+    pipeline = Pipeline(
+        engine_for(home), on_progress=lambda _: during.append(gc.get_threshold()[2])
+    )
+    try:
+        assert pipeline.tick().planned
+        assert len(during) > 3 and set(during) == {NO_AUTOMATIC_FULL_COLLECTION}
+        assert gc.get_threshold() == before
+        pf.land_ndjson(home.landing, "002.ndjson", pf.events_of(ORDERS[3:4]))
+        from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
+
+        from casper.pipeline import PipelineError
+
+        def failing(self, snapshot, *args, **kwargs):
+            raise RuntimeError("disk full, say")
+
+        monkeypatch.setattr(SnapshotEvaluator, "evaluate", failing)
+        with pytest.raises(PipelineError, match="disk full"):
+            pipeline.tick()
+        assert gc.get_threshold() == before
+    finally:
+        pipeline.close()
+
+
+def test_sqlmesh_parse_cache_defaults_to_one_folder_in_the_users_cache(tmp_path, monkeypatch):
+    """Every home shares the user's cache folder unless CASPER_SQLMESH_CACHE names another; when
+    the user's cache cannot be written the home keeps its own."""
+    monkeypatch.delenv("CASPER_SQLMESH_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    home = tmp_path / "home"
+    shared = Settings.load(home=home).sqlmesh_cache_dir
+    assert shared == tmp_path / "xdg" / "casper" / "sqlmesh" and shared.is_dir()
+    monkeypatch.setenv("CASPER_SQLMESH_CACHE", str(tmp_path / "mine"))
+    assert Settings.load(home=home).sqlmesh_cache_dir == tmp_path / "mine"
+    monkeypatch.delenv("CASPER_SQLMESH_CACHE")
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
+    assert Settings.load(home=home).sqlmesh_cache_dir == home / "sqlmesh" / "cache"
+
+
+def test_a_new_home_reuses_the_queries_an_earlier_home_rendered_into_the_shared_cache(
+    tmp_path, monkeypatch
+):
+    """SQLMesh keys a parsed model by the whole config (which names the home's warehouse), but a
+    rendered query by the model alone: a second home renders afresh only the models that read
+    its own files (the landing folder, its catalog) and reuses every other model's query."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CASPER_SQLMESH_CACHE", str(cache))
+
+    def rendered() -> set[str]:
+        return {path.name for path in (cache / "optimized_query").iterdir()}
+
+    for name in ("first", "second"):
+        pipeline = Pipeline(engine_for(_home(tmp_path / name)))
+        try:
+            assert pipeline.context.models
+        finally:
+            pipeline.close()
+        if name == "first":
+            first = rendered()
+    afresh = rendered() - first
+    assert afresh and all("landing_records" in n or "_simulator_" in n for n in afresh)
+    reused = [n for n in first if "lakeflow_s" in n or "_ai_" in n]  # staging, silver, ai
+    assert len(reused) >= 8
 
 
 def test_a_tick_audits_the_rows_it_added_against_the_whole_table(tmp_path):

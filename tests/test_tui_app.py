@@ -20,6 +20,7 @@ from textual.widgets._toast import Toast
 
 from casper.appstore import AppStore, ListFilters, open_store, sync_frames
 from casper.appstore.decisions import DENY_REASON
+from casper.collector import NO_AUTOMATIC_FULL_COLLECTION
 from tests.appstore_fixtures import (
     ABOVE_TOTAL,
     FULL,
@@ -182,7 +183,7 @@ async def test_full_collections_wait_for_a_quiet_moment_while_the_app_runs(
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert gc.get_threshold()[:2] == before[:2]
-            assert gc.get_threshold()[2] == tui.app.NO_AUTOMATIC_FULL_COLLECTION
+            assert gc.get_threshold()[2] == NO_AUTOMATIC_FULL_COLLECTION
             gc.collect()  # nothing in the oldest generation since: no reason to collect
             full.clear()
             pressed = time.monotonic()

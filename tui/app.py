@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 from casper.appstore import AppStore
 from casper.appstore.store import PAGE_SIZE
+from casper.collector import defer_full_collections, resume_full_collections
 from casper.home import CasperHome
 from tui.help_screen import HelpScreen
 from tui.keymap import APP_BINDINGS, keymap_path, load_keymap
@@ -25,10 +26,8 @@ from tui.review_screen import ReviewScreen
 DEFAULT_REFRESH_SECONDS = 2.0
 #: the app's full garbage collections wait for this long without a key press or a click
 QUIET_FOR_COLLECTION_S = 1.0
-#: a third threshold no count of younger collections reaches: full collections never start by
-#: themselves while the app runs (see RefundReviewApp.on_mount)
-NO_AUTOMATIC_FULL_COLLECTION = 2**30
-#: ... unless keys keep coming: after this many younger collections (10 times the usual count)
+#: full collections are deferred while the app runs (see RefundReviewApp.on_mount), unless keys
+#: keep coming: after this many younger collections (10 times the usual count)
 #: the next quiet check collects anyway, so the garbage of a long burst of keys stays bounded
 FULL_COLLECTION_AT_THE_LATEST = 100
 
@@ -57,10 +56,9 @@ class RefundReviewApp(App[None]):
         self.export_dir = export_dir or Path.cwd()
         self.page_size = page_size
         self.sub_title = f"{user} · {store.backend.name}"
-        # the collector's thresholds to restore when the app exits, and the last key or click
-        # (see on_mount)
-        self._thresholds = gc.get_threshold()
+        # the last key or click (see on_mount), and whether the app deferred full collections
         self._last_input = time.monotonic()
+        self._deferring = False
         self.set_keymap(self.keymap_overrides)
 
     def get_default_screen(self) -> Screen:
@@ -75,9 +73,8 @@ class RefundReviewApp(App[None]):
         # What the app makes later (pages, rows, messages) still fills the oldest generation,
         # and a full collection of it (30-60 ms) inside a key press took it over 100 ms: full
         # collections wait for a quiet second instead; the younger ones run as usual.
-        self._thresholds = gc.get_threshold()
-        young, middle, _ = self._thresholds
-        gc.set_threshold(young, middle, NO_AUTOMATIC_FULL_COLLECTION)
+        defer_full_collections()
+        self._deferring = True
         self.set_interval(QUIET_FOR_COLLECTION_S, self._collect_when_quiet)
 
     async def on_event(self, event: events.Event) -> None:
@@ -96,7 +93,9 @@ class RefundReviewApp(App[None]):
 
     def on_unmount(self) -> None:
         # the process may go on (tests, a served session): collect as before
-        gc.set_threshold(*self._thresholds)
+        if self._deferring:
+            self._deferring = False
+            resume_full_collections()
         gc.unfreeze()
 
     def _auto_focus_when_focused(self, focused: bool) -> None:
