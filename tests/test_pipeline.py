@@ -40,7 +40,7 @@ from casper.pipeline import (
     watch_pipeline,
 )
 from casper.reverse_etl import sync_to_store
-from casper.settings import Settings
+from casper.settings import Settings, SettingsError
 from casper.status import collect_status
 from tests import pipeline_fixtures as pf
 from tests.cli_helpers import casper_in_process
@@ -820,6 +820,12 @@ def test_sqlmesh_parse_cache_defaults_to_one_folder_in_the_users_cache(tmp_path,
     assert shared == tmp_path / "xdg" / "casper" / "sqlmesh" and shared.is_dir()
     monkeypatch.setenv("CASPER_SQLMESH_CACHE", str(tmp_path / "mine"))
     assert Settings.load(home=home).sqlmesh_cache_dir == tmp_path / "mine"
+    (tmp_path / "notes.txt").write_text("")
+    monkeypatch.setenv("CASPER_SQLMESH_CACHE", str(tmp_path / "notes.txt"))
+    with pytest.raises(
+        SettingsError, match=r"sqlmesh_cache \(from \$CASPER_SQLMESH_CACHE\).*is a file"
+    ):
+        Settings.load(home=home)
     monkeypatch.delenv("CASPER_SQLMESH_CACHE")
     (tmp_path / "a-file").write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
