@@ -76,11 +76,12 @@ class Settings(BaseSettings):
         import platformdirs
 
         shared = Path(platformdirs.user_cache_dir("casper")) / "sqlmesh"
+        own = self.home / "sqlmesh" / "cache"
         try:
             shared.mkdir(parents=True, exist_ok=True)
         except OSError:
-            return self.home / "sqlmesh" / "cache"
-        return shared if os.access(shared, os.W_OK) else self.home / "sqlmesh" / "cache"
+            return own
+        return shared if os.access(shared, os.W_OK) else own
 
     @field_validator("catalog", "events_volume", "simulator_schema")
     @classmethod

@@ -63,8 +63,10 @@ def casper_in_process(home: Path, *args: str, monkeypatch) -> subprocess.Complet
 
     from casper.cli import app
 
+    # none of the developer's settings, but the suite's own parse cache (tests/conftest.py)
     for name in [name for name in os.environ if name.startswith("CASPER_")]:
-        monkeypatch.delenv(name)
+        if name != "CASPER_SQLMESH_CACHE":
+            monkeypatch.delenv(name)
     result = CliRunner().invoke(app, ["--home", str(home), *args], prog_name="casper")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception

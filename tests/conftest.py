@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.pipeline_fixtures import shared_sqlmesh_cache
+
 
 def _module_weight(items: list[pytest.Item]) -> tuple[int, int]:
     """Spark modules are the longest, then those with the most slow tests, then the rest."""
@@ -31,13 +33,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _sqlmesh_cache_of_the_session(tmp_path_factory):
     """SQLMesh's parse cache defaults to the user's cache folder (casper.settings): the suite and
     the commands it starts keep theirs in its temporary folder instead, shared by its homes."""
-    import os
-
-    if "CASPER_SQLMESH_CACHE" in os.environ:
+    with shared_sqlmesh_cache(tmp_path_factory.getbasetemp() / "sqlmesh-cache"):
         yield
-        return
-    os.environ["CASPER_SQLMESH_CACHE"] = str(tmp_path_factory.getbasetemp() / "sqlmesh-cache")
-    try:
-        yield
-    finally:
-        os.environ.pop("CASPER_SQLMESH_CACHE", None)

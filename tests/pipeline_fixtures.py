@@ -4,8 +4,8 @@
 is a JSON string). `land_ndjson` / `land_json_array` write them the way the generator does (hidden temp
 name, then rename). `bad_lines` lists broken records with the quarantine reason each must get.
 `bulk_landing` writes a large synthetic landing folder for benchmarks. `query` / `table` read the
-warehouse back with a plain, short-lived DuckDB connection. `shared_sqlmesh_cache` lets the tests'
-temporary homes share SQLMesh's parse cache (loading the project then takes a fraction of a second).
+warehouse back with a plain, short-lived DuckDB connection. `shared_sqlmesh_cache` points every
+pipeline at one SQLMesh parse cache (tests/conftest.py: the session's, in its temporary folder).
 """
 
 from __future__ import annotations

@@ -218,10 +218,9 @@ def built(generated, tmp_path_factory) -> dict[str, CasperHome]:
     for name, payload in _files(generated["clean"]).items():
         kept = [line for line in _lines(payload) if _parsed(line)["event_id"] in valid_ids]
         pf.land_bytes(valid.landing, name, b"".join(line + b"\n" for line in kept))
-    with pf.shared_sqlmesh_cache(root / "sqlmesh-cache"):
-        run_pipeline(engine_for(dq))
-        run_pipeline(engine_for(valid))
-        yield {"dq": dq, "valid": valid, "cache": root / "sqlmesh-cache"}
+    run_pipeline(engine_for(dq))
+    run_pipeline(engine_for(valid))
+    return {"dq": dq, "valid": valid}
 
 
 @pytest.mark.slow
@@ -263,14 +262,13 @@ def test_ticks_over_the_files_in_a_shuffled_order_give_the_same_tables(built, tm
     order = list(files)
     np.random.default_rng(11).shuffle(order)
     home = CasperHome(tmp_path / "shuffled").ensure()
-    with pf.shared_sqlmesh_cache(built["cache"]):
-        pipeline = Pipeline(engine_for(home))
-        try:
-            for name in order:
-                pf.land_bytes(home.landing, name, files[name])
-                assert pipeline.tick().files_ingested == 1
-        finally:
-            pipeline.close()
+    pipeline = Pipeline(engine_for(home))
+    try:
+        for name in order:
+            pf.land_bytes(home.landing, name, files[name])
+            assert pipeline.tick().files_ingested == 1
+    finally:
+        pipeline.close()
     assert pf.scalar(home, "SELECT COUNT(DISTINCT batch_no) FROM lakeflow.landing_records") == len(
         files
     )

@@ -12,7 +12,6 @@ import yaml
 from casper.home import CasperHome
 from casper.pipeline import sqlmesh_config
 from casper.resources import models_dir
-from tests import pipeline_fixtures as pf
 from tests.engine_helpers import engine_for
 
 # functions that exist in DuckDB only: none may survive the transpilation to Spark / Databricks
@@ -30,12 +29,6 @@ DUCKDB_ONLY = (
     "->>",
     "::",
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _shared_sqlmesh_cache(tmp_path_factory):
-    with pf.shared_sqlmesh_cache(tmp_path_factory.getbasetemp() / "sqlmesh-cache"):
-        yield
 
 
 @pytest.fixture(scope="module")

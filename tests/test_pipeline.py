@@ -68,12 +68,6 @@ DQ_ORDERS = [
 ORPHAN = pf.OrderSpec("o-orphan", dt.datetime(2025, 3, 3, 14, 0))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _shared_sqlmesh_cache(tmp_path_factory):
-    with pf.shared_sqlmesh_cache(tmp_path_factory.getbasetemp() / "sqlmesh-cache"):
-        yield
-
-
 def _home(root: Path) -> CasperHome:
     return CasperHome(root).ensure()
 

@@ -20,12 +20,6 @@ from tests.engine_helpers import engine_for
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _shared_sqlmesh_cache(tmp_path_factory):
-    with pf.shared_sqlmesh_cache(tmp_path_factory.getbasetemp() / "sqlmesh-cache"):
-        yield
-
-
 COMPARED = {
     # table: columns that hold floating point numbers (compared with a relative tolerance)
     "lakeflow.silver_orders": {"customer_lat", "customer_lon"},
