@@ -35,12 +35,6 @@ EXPANDED = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _shared_sqlmesh_cache(tmp_path_factory):
-    with pf.shared_sqlmesh_cache(tmp_path_factory.getbasetemp() / "sqlmesh-cache"):
-        yield
-
-
 @dataclass
 class Replayed:
     dataset: Path

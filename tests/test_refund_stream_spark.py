@@ -39,12 +39,6 @@ IN_FLIGHT = pf.OrderSpec(
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _shared_sqlmesh_cache(tmp_path_factory):
-    with pf.shared_sqlmesh_cache(tmp_path_factory.getbasetemp() / "sqlmesh-cache"):
-        yield
-
-
 @dataclass
 class World:
     home: CasperHome
