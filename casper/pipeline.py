@@ -424,7 +424,10 @@ class Pipeline:
         self._context: Context | None = None
         self._changes = _Changes()
         self._templates = TickTemplates()
-        self._console = _console(self._progress, lambda name: name in self._changes.skipped)
+        # this imports SQLMesh: the full collections its import would start (three, 0.2 s in
+        # all) wait, like a tick's
+        with full_collections_deferred():
+            self._console = _console(self._progress, lambda name: name in self._changes.skipped)
         self._scheduler = None
         #: whether this Pipeline compared the project with what the warehouse holds (first tick)
         self._plan_checked = False
@@ -657,11 +660,14 @@ def run_pipeline(engine: Engine, *, on_progress: ProgressCallback | None = None)
     resumes), PipelineBusy when another process keeps this home's pipeline busy, WarehouseBusyError
     when another process holds the warehouse for longer than the engine waits.
     """
-    pipeline = Pipeline(engine, on_progress=on_progress)
-    try:
-        return pipeline.tick()
-    finally:
-        pipeline.close()
+    # one tick and the process is usually done: a full collection between the tick and closing
+    # (when the tick's deferral ends) would walk everything SQLMesh loaded for nothing
+    with full_collections_deferred():
+        pipeline = Pipeline(engine, on_progress=on_progress)
+        try:
+            return pipeline.tick()
+        finally:
+            pipeline.close()
 
 
 def watch_pipeline(

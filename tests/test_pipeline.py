@@ -804,6 +804,45 @@ def test_full_collections_wait_while_a_tick_runs_and_the_collector_is_restored_a
         pipeline.close()
 
 
+def test_a_one_shot_pipeline_defers_full_collections_from_importing_sqlmesh_to_closing(
+    tmp_path, monkeypatch
+):
+    """`run_pipeline` (`casper pipeline`) makes its Pipeline, which imports SQLMesh, ticks and
+    closes with no full collection starting by itself: each would walk everything SQLMesh
+    loaded, and once the tick is done the process is too. The thresholds are restored after."""
+    import casper.pipeline as pipeline_module
+
+    home = _home(tmp_path)
+    pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:2]))
+    before = gc.get_threshold()
+    seen: dict[str, int] = {}
+    make_console = pipeline_module._console
+
+    def console(*args, **kwargs):
+        seen["importing sqlmesh"] = gc.get_threshold()[2]
+        return make_console(*args, **kwargs)
+
+    close = Pipeline.close
+
+    def closing(self) -> None:
+        seen["closing"] = gc.get_threshold()[2]
+        close(self)
+
+    monkeypatch.setattr(pipeline_module, "_console", console)
+    monkeypatch.setattr(Pipeline, "close", closing)
+    assert run_pipeline(engine_for(home)).files_ingested == 1
+    assert seen == {
+        "importing sqlmesh": NO_AUTOMATIC_FULL_COLLECTION,
+        "closing": NO_AUTOMATIC_FULL_COLLECTION,
+    }
+    assert gc.get_threshold() == before
+    # a Pipeline kept for a watch defers them while it imports SQLMesh too
+    seen.clear()
+    Pipeline(engine_for(home)).close()
+    assert seen["importing sqlmesh"] == NO_AUTOMATIC_FULL_COLLECTION
+    assert gc.get_threshold() == before
+
+
 def test_sqlmesh_parse_cache_defaults_to_one_folder_in_the_users_cache(tmp_path, monkeypatch):
     """Every home shares the user's cache folder unless CASPER_SQLMESH_CACHE names another; when
     the user's cache cannot be written the home keeps its own."""
