@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -97,8 +96,11 @@ def test_list_positions_shift_to_zero_based_engines(context):
     model = context.get_model("lakeflow.stg_pickup_routes")
     duck = model.render_query().sql(dialect="duckdb")
     spark = model.render_query().sql(dialect="databricks")
-    assert "[CAST(" in duck and "AS INT) + 1][2]" in duck
-    assert re.search(r"AS INT\) \+ 0\]\[1\]", spark) and re.search(r"AS INT\) \+ -1\]\[0\]", spark)
+    # a segment's points are the route's i-th and (i+1)-th, then each point's lat and lon
+    assert 'AS INT) + 1] AS "end_point"' in duck
+    assert '"start_point"[1]' in duck and '"end_point"[2]' in duck
+    assert "AS INT) + -1] AS `start_point`" in spark and "AS INT) + 0] AS `end_point`" in spark
+    assert "`start_point`[0]" in spark and "`end_point`[1]" in spark
 
 
 def test_models_are_written_in_the_duckdb_dialect(context):

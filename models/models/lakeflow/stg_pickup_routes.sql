@@ -49,21 +49,24 @@ WITH pickups AS (
   FROM pickups
   WHERE
     ARRAY_LENGTH(route) >= 2
+), ends AS (
+  /* each segment's two points, taken out of the route once (every coordinate below would take
+     its point out of the route again) */
+  SELECT
+    source_file,
+    record_no,
+    route[CAST(i AS INTEGER)] AS start_point,
+    route[CAST(i AS INTEGER) + 1] AS end_point
+  FROM segments
 ), lengths AS (
   SELECT
     source_file,
     record_no,
     CASE
-      WHEN ARRAY_LENGTH(route[CAST(i AS INTEGER)]) >= 2
-      AND ARRAY_LENGTH(route[CAST(i AS INTEGER) + 1]) >= 2
-      THEN @haversine_km(
-        route[CAST(i AS INTEGER)][1],
-        route[CAST(i AS INTEGER)][2],
-        route[CAST(i AS INTEGER) + 1][1],
-        route[CAST(i AS INTEGER) + 1][2]
-      )
+      WHEN ARRAY_LENGTH(start_point) >= 2 AND ARRAY_LENGTH(end_point) >= 2
+      THEN @haversine_km(start_point[1], start_point[2], end_point[1], end_point[2])
     END AS segment_km
-  FROM segments
+  FROM ends
 ), routes AS (
   SELECT
     source_file,
