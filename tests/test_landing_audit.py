@@ -8,6 +8,7 @@ one, which the audit does not look at again).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import duckdb
 import pytest
@@ -94,48 +95,53 @@ def test_a_good_landing_log_passes():
     assert problems(good_log()) == []
 
 
-@pytest.mark.parametrize(
-    ("fault", "expected"),
-    [
-        ("a second marker", [(NOT_ONCE, "b.ndjson", None)]),
-        ("no marker", [(NOT_ONCE, "b.ndjson", None)]),
-        ("a record number twice", [(NOT_ONCE, "b.ndjson", None)]),
-        ("records in an older batch too", [(NOT_ONCE, "b.ndjson", None)]),
-        ("an event without ts", [(BROKEN, "b.ndjson", 1)]),
-        ("an event with a reason", [(BROKEN, "b.ndjson", 1)]),
-        ("a quarantined record without raw text", [(BROKEN, "b.ndjson", 2)]),
-        ("a marker with record data", [(BROKEN, "b.ndjson", 0)]),
-        ("an unknown record kind", [(BROKEN, "b.ndjson", 1)]),
-        ("no ingestion time", [(BROKEN, "b.ndjson", 1)]),
-    ],
-)
-def test_each_fault_in_the_newest_batch_is_named_with_its_file_and_record(fault, expected):
-    rows = good_log()
-    if fault == "a second marker":
-        rows.append(marker("b.ndjson", 2))
-    elif fault == "no marker":
-        rows.remove(marker("b.ndjson", 2))
-    elif fault == "a record number twice":
-        rows.append(event("b.ndjson", 1, 2, event_id="other"))
-    elif fault == "records in an older batch too":
-        rows.append(event("b.ndjson", 3, 1))
-    elif fault == "an event without ts":
-        rows[3] = event("b.ndjson", 1, 2, ts=None)
-    elif fault == "an event with a reason":
-        rows[3] = event("b.ndjson", 1, 2, reason="unknown_event_type")
-    elif fault == "a quarantined record without raw text":
-        rows[4] = quarantined("b.ndjson", 2, 2, raw_text=None)
-    elif fault == "a marker with record data":
-        rows[2] = {**marker("b.ndjson", 2), "event_id": "x"}
-    elif fault == "an unknown record kind":
-        rows[3] = event("b.ndjson", 1, 2, record_kind="other")
-    elif fault == "no ingestion time":
-        rows[3] = event("b.ndjson", 1, 2, ingested_at=None)
-    assert problems(rows) == expected
+def added(row: dict) -> Callable[[list[dict]], list[dict]]:
+    return lambda rows: [*rows, row]
+
+
+def without(row: dict) -> Callable[[list[dict]], list[dict]]:
+    return lambda rows: [kept for kept in rows if kept != row]
+
+
+def replaced(position: int, row: dict) -> Callable[[list[dict]], list[dict]]:
+    """The good log with its row at `position` (good_log's order) replaced by `row`."""
+    return lambda rows: [row if i == position else kept for i, kept in enumerate(rows)]
+
+
+def newest_event(**changes) -> Callable[[list[dict]], list[dict]]:
+    """The good log with the newest batch's event changed by `changes`."""
+    return replaced(3, event("b.ndjson", 1, 2, **changes))
+
+
+FAULTS = {
+    "a second marker": (added(marker("b.ndjson", 2)), (NOT_ONCE, "b.ndjson", None)),
+    "no marker": (without(marker("b.ndjson", 2)), (NOT_ONCE, "b.ndjson", None)),
+    "a record number twice": (
+        added(event("b.ndjson", 1, 2, event_id="other")),
+        (NOT_ONCE, "b.ndjson", None),
+    ),
+    "records in an older batch too": (added(event("b.ndjson", 3, 1)), (NOT_ONCE, "b.ndjson", None)),
+    "an event without ts": (newest_event(ts=None), (BROKEN, "b.ndjson", 1)),
+    "an event with a reason": (newest_event(reason="unknown_event_type"), (BROKEN, "b.ndjson", 1)),
+    "a quarantined record without raw text": (
+        replaced(4, quarantined("b.ndjson", 2, 2, raw_text=None)),
+        (BROKEN, "b.ndjson", 2),
+    ),
+    "a marker with record data": (
+        replaced(2, {**marker("b.ndjson", 2), "event_id": "x"}),
+        (BROKEN, "b.ndjson", 0),
+    ),
+    "an unknown record kind": (newest_event(record_kind="other"), (BROKEN, "b.ndjson", 1)),
+    "no ingestion time": (newest_event(ingested_at=None), (BROKEN, "b.ndjson", 1)),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fault_in_the_newest_batch_is_named_with_its_file_and_record(fault):
+    broken, expected = FAULTS[fault]
+    assert problems(broken(good_log())) == [expected]
 
 
 def test_an_older_batch_is_not_audited_again():
     """Each batch was audited when it landed: the audit reads only the newest one's records."""
-    rows = good_log()
-    rows[1] = event("a.ndjson", 1, 1, ts=None)
-    assert problems(rows) == []
+    assert problems(replaced(1, event("a.ndjson", 1, 1, ts=None))(good_log())) == []

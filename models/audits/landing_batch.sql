@@ -11,7 +11,11 @@ AUDIT (
 
 /* the batch is read twice, each time straight from the table: a CTE of its rows that both parts
    read would be materialized, every column of every row (its bodies), doubling the audit's time */
-WITH not_once AS (
+WITH latest AS (
+  SELECT
+    MAX(batch_no) AS batch_no
+  FROM @this_model
+), not_once AS (
   SELECT
     records.source_file
   FROM @this_model AS records
@@ -23,8 +27,8 @@ WITH not_once AS (
       WHERE
         batch.batch_no = (
           SELECT
-            MAX(batch_no)
-          FROM @this_model
+            batch_no
+          FROM latest
         )
     )
   GROUP BY
@@ -41,8 +45,8 @@ WITH not_once AS (
   WHERE
     batch_no = (
       SELECT
-        MAX(batch_no)
-      FROM @this_model
+        batch_no
+      FROM latest
     )
     AND (
       source_file IS NULL
