@@ -76,15 +76,15 @@ def good_log() -> list[dict]:
 
 
 def problems(rows: list[dict]) -> list[tuple]:
-    connection = duckdb.connect()
-    connection.execute(f"CREATE TABLE landing_log ({COLUMNS})")
-    for row in rows:
-        values = [row.get(name) for name in NAMES]
-        values[NAMES.index("ingested_at")] = row.get("ingested_at", "2026-01-01 12:00:01")
-        connection.execute(
-            f"INSERT INTO landing_log VALUES ({', '.join('?' * len(NAMES))})", values
-        )
-    return sorted(connection.execute(_audit_query()).fetchall(), key=str)
+    with duckdb.connect() as connection:
+        connection.execute(f"CREATE TABLE landing_log ({COLUMNS})")
+        for row in rows:
+            values = [row.get(name) for name in NAMES]
+            values[NAMES.index("ingested_at")] = row.get("ingested_at", "2026-01-01 12:00:01")
+            connection.execute(
+                f"INSERT INTO landing_log VALUES ({', '.join('?' * len(NAMES))})", values
+            )
+        return sorted(connection.execute(_audit_query()).fetchall(), key=str)
 
 
 NOT_ONCE = "file not ingested exactly once"
@@ -103,14 +103,20 @@ def without(row: dict) -> Callable[[list[dict]], list[dict]]:
     return lambda rows: [kept for kept in rows if kept != row]
 
 
-def replaced(position: int, row: dict) -> Callable[[list[dict]], list[dict]]:
-    """The good log with its row at `position` (good_log's order) replaced by `row`."""
-    return lambda rows: [row if i == position else kept for i, kept in enumerate(rows)]
+def replaced(old: dict, new: dict) -> Callable[[list[dict]], list[dict]]:
+    """The log with its row `old` replaced by `new` (`old` must be in it: a replacement that
+    matched nothing would leave the good log, and a test expecting no problem would pass)."""
+
+    def change(rows: list[dict]) -> list[dict]:
+        assert old in rows
+        return [new if kept == old else kept for kept in rows]
+
+    return change
 
 
 def newest_event(**changes) -> Callable[[list[dict]], list[dict]]:
     """The good log with the newest batch's event changed by `changes`."""
-    return replaced(3, event("b.ndjson", 1, 2, **changes))
+    return replaced(event("b.ndjson", 1, 2), event("b.ndjson", 1, 2, **changes))
 
 
 FAULTS = {
@@ -124,11 +130,11 @@ FAULTS = {
     "an event without ts": (newest_event(ts=None), (BROKEN, "b.ndjson", 1)),
     "an event with a reason": (newest_event(reason="unknown_event_type"), (BROKEN, "b.ndjson", 1)),
     "a quarantined record without raw text": (
-        replaced(4, quarantined("b.ndjson", 2, 2, raw_text=None)),
+        replaced(quarantined("b.ndjson", 2, 2), quarantined("b.ndjson", 2, 2, raw_text=None)),
         (BROKEN, "b.ndjson", 2),
     ),
     "a marker with record data": (
-        replaced(2, {**marker("b.ndjson", 2), "event_id": "x"}),
+        replaced(marker("b.ndjson", 2), {**marker("b.ndjson", 2), "event_id": "x"}),
         (BROKEN, "b.ndjson", 0),
     ),
     "an unknown record kind": (newest_event(record_kind="other"), (BROKEN, "b.ndjson", 1)),
@@ -144,4 +150,5 @@ def test_each_fault_in_the_newest_batch_is_named_with_its_file_and_record(fault)
 
 def test_an_older_batch_is_not_audited_again():
     """Each batch was audited when it landed: the audit reads only the newest one's records."""
-    assert problems(replaced(1, event("a.ndjson", 1, 1, ts=None))(good_log())) == []
+    older = replaced(event("a.ndjson", 1, 1), event("a.ndjson", 1, 1, ts=None))
+    assert problems(older(good_log())) == []
