@@ -843,6 +843,46 @@ def test_a_one_shot_pipeline_defers_full_collections_from_importing_sqlmesh_to_c
     assert gc.get_threshold() == before
 
 
+FRESH_PIPELINE = textwrap.dedent(
+    """
+    import contextlib, gc, sys
+    import casper.pipeline
+    from casper.engine import open_engine
+    from casper.settings import Settings
+
+    if sys.argv[2] == "without the deferral":
+        casper.pipeline.full_collections_deferred = contextlib.nullcontext
+    engine = open_engine(Settings.load(home=sys.argv[1], engine="duckdb"))
+    assert "sqlmesh" not in sys.modules
+    started = []
+    gc.callbacks.append(
+        lambda phase, info: started.append(1) if phase == "start" and info["generation"] == 2 else None
+    )
+    pipeline = casper.pipeline.Pipeline(engine)
+    gc.callbacks.clear()
+    assert "sqlmesh" in sys.modules
+    pipeline.close()
+    print(len(started))
+    """
+)
+
+
+def test_a_pipeline_made_in_a_fresh_process_imports_sqlmesh_with_no_full_collection(tmp_path):
+    """In a new interpreter (where SQLMesh is not imported yet), making a Pipeline imports
+    SQLMesh and no full collection starts meanwhile. The same without the deferral starts some:
+    the check can fail, whichever part of Pipeline's construction comes to import SQLMesh."""
+
+    def full_collections(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", FRESH_PIPELINE, str(tmp_path / mode), mode],
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        return int(done.stdout.split()[-1])
+
+    assert full_collections("without the deferral") > 0
+    assert full_collections("as shipped") == 0
+
+
 def test_sqlmesh_parse_cache_defaults_to_one_folder_in_the_users_cache(tmp_path, monkeypatch):
     """Every home shares the user's cache folder unless CASPER_SQLMESH_CACHE names another; when
     the user's cache cannot be written the home keeps its own."""
