@@ -375,6 +375,15 @@ class _Pending:
         self.intervals._keep(snapshots_intervals)
 
 
+def _without_api_analytics(method: Callable) -> Callable:
+    """A SQLMesh Context method without its usage-analytics wrapper (functools.wraps keeps the
+    method as `__wrapped__`). Even with analytics disabled, the wrapper imports sqlmesh.magics
+    (the IPython magics) and calls inspect.stack(), which reads the source of every frame of
+    the call stack, to tell an API call from a CLI one: about 0.3 s before a first build's
+    plan could start (plan and the plan_builder it calls are both wrapped)."""
+    return getattr(method, "__wrapped__", method)
+
+
 def _fingerprint(adapter, snapshot) -> tuple | None:
     """(rows, newest batch_no) of a model's table, or None when it has no batch_no column."""
     from sqlglot import exp
@@ -593,10 +602,11 @@ class Pipeline:
                 return False
         self._progress("applying a SQLMesh plan (first build or changed models)")
         try:
-            # unit tests and the linter run in CI (pytest, `sqlmesh test`), not on every first build
-            context.plan(
-                ENVIRONMENT, auto_apply=True, no_prompts=True, skip_tests=True, skip_linter=True
-            )
+            # what Context.plan does with auto_apply, without its analytics wrapper (see
+            # _without_api_analytics); unit tests and the linter run in CI (pytest, `sqlmesh
+            # test`), not on every first build
+            plan_builder = _without_api_analytics(type(context).plan_builder)
+            plan_builder(context, ENVIRONMENT, skip_tests=True, skip_linter=True).apply()
         except Exception as error:
             raise PipelineError(
                 f"applying the SQLMesh plan failed: {'; '.join(self._console.errors) or error}"

@@ -771,6 +771,29 @@ def test_a_first_build_records_its_backfill_intervals_together_when_each_run_end
         pipeline.close()
 
 
+def test_a_first_build_plans_without_sqlmesh_reading_the_call_stack(tmp_path, monkeypatch):
+    """SQLMesh's analytics wrapper around Context.plan and plan_builder calls inspect.stack()
+    (it reads the source of every frame) even with analytics disabled. A first build plans and
+    builds without any such call; calling the wrapped plan_builder makes one, so the check can
+    fail."""
+    import inspect
+
+    home = _home(tmp_path)
+    pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:3]))
+    pipeline = Pipeline(engine_for(home))
+    walks: list[int] = []
+    stack = inspect.stack
+    monkeypatch.setattr(inspect, "stack", lambda *a, **k: walks.append(1) or stack(*a, **k))
+    try:
+        report = pipeline.tick()
+        assert report.planned and report.bronze_rows_added == len(pf.events_of(ORDERS[:3]))
+        assert walks == []
+        pipeline.context.plan_builder("prod")
+        assert walks
+    finally:
+        pipeline.close()
+
+
 def test_full_collections_wait_while_a_tick_runs_and_the_collector_is_restored_after(
     tmp_path, monkeypatch
 ):
