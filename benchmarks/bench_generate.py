@@ -32,6 +32,10 @@ from casper.generator.kitchens import Site
 from casper.roads import build_route_table, load_network
 
 NOW = "2026-11-26T12:00:00"
+#: the command as users run it: the script pip installs beside this interpreter (a helper
+#: process starts by running the parent's main script again, so the entry point's imports count)
+INSTALLED = Path(sys.executable).with_name("casper")
+CASPER = [str(INSTALLED)] if INSTALLED.is_file() else [sys.executable, "-m", "casper"]
 
 
 def tree_rss(process: psutil.Process) -> int:
@@ -126,9 +130,7 @@ def main() -> None:
     if home.exists() and args.keep:
         shutil.rmtree(home)
     command = [
-        sys.executable,
-        "-m",
-        "casper",
+        *CASPER,
         "--home",
         str(home),
         "generate",

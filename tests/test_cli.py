@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -245,6 +246,25 @@ def test_the_command_freezes_the_garbage_collector_as_it_exits_after_its_output(
     assert lines[0] == "frozen before: False"
     assert lines[-1] == "frozen at exit: True"
     assert json.loads("\n".join(lines[1:-1]))["landed_events"] == 0
+
+
+def test_a_generator_helper_of_the_installed_command_does_not_import_the_cli():
+    """`casper generate` run as users run it, through the script pip installs: a helper is a
+    spawned interpreter, and spawning first runs the parent's main script again under the name
+    `__mp_main__` (multiprocessing's "safe importing of the main module"). Done here the same
+    way, the script imports neither the CLI nor Typer, and starts nothing."""
+    script = Path(sys.executable).with_name("casper")
+    assert script.is_file(), "the package is installed with its `casper` script"
+    probe = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(script)!r}, run_name='__mp_main__')\n"
+        "print(sorted(name for name in ('casper.cli', 'typer', 'rich') if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=casper_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_a_generator_helper_imports_the_generator_as_it_starts_and_freezes_as_it_exits():
