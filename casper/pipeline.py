@@ -379,8 +379,8 @@ def _without_api_analytics(method: Callable) -> Callable:
     """A SQLMesh Context method without its usage-analytics wrapper (functools.wraps keeps the
     method as `__wrapped__`). Even with analytics disabled, the wrapper imports sqlmesh.magics
     (the IPython magics) and calls inspect.stack(), which reads the source of every frame of
-    the call stack, to tell an API call from a CLI one: about 0.3 s before a first build's
-    plan could start (plan and the plan_builder it calls are both wrapped)."""
+    the call stack, to tell an API call from a CLI one: about 0.2 s before a first build's
+    backfill could start (plan and the plan_builder it calls are both wrapped)."""
     return getattr(method, "__wrapped__", method)
 
 
