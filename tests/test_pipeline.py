@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
+import inspect
 import json
 import os
 import signal
@@ -776,8 +777,6 @@ def test_a_first_build_plans_without_sqlmesh_reading_the_call_stack(tmp_path, mo
     (it reads the source of every frame) even with analytics disabled. A first build plans and
     builds without any such call; calling the wrapped plan_builder makes one, so the check can
     fail."""
-    import inspect
-
     home = _home(tmp_path)
     pf.land_ndjson(home.landing, "001.ndjson", pf.events_of(ORDERS[:3]))
     pipeline = Pipeline(engine_for(home))
