@@ -835,7 +835,3 @@ def status(
 def main() -> None:
     skip_final_collections()
     app(prog_name="casper")
-
-
-if __name__ == "__main__":
-    main()
