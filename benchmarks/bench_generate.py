@@ -4,13 +4,15 @@ Times `casper generate` (wall, and peak memory of the whole process tree, worker
 its floor measured in the same run: polars writing the very same events, read back from the landed
 files into memory, to NDJSON files (only the writing is timed). Also reports our single-source
 routing per order against one networkx shortest_path per order. Each generation and floor is
-measured --repeat times, alternating; the figures are the medians (peak memory: the largest).
+measured --repeat times, alternating, each from a settled disk (`settle_disk`); the figures are
+the medians (peak memory: the largest).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import resource
 import shutil
 import statistics
@@ -46,7 +48,15 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def settle_disk() -> None:
+    """Write every dirty page back before a timed step starts, untimed: otherwise a step pays for
+    the writes of the one before it (a generate's 355 MiB, a copied landing folder), as the kernel
+    flushes them while it runs, and a floor or a figure moves with what ran just before it."""
+    os.sync()
+
+
 def run_measured(command: list[str]) -> tuple[float, int, str]:
+    settle_disk()
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     watched = psutil.Process(child.pid)
@@ -83,6 +93,7 @@ def write_floor(landing: Path) -> tuple[float, float, int]:
     frames = [pl.read_ndjson(path) for path in files]
     with tempfile.TemporaryDirectory(prefix="casper-bench-floor-") as folder:
         out = Path(folder)
+        settle_disk()
         started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
         for path, frame in zip(files, frames, strict=True):
             frame.write_ndjson(out / path.name)

@@ -13,7 +13,7 @@ Figures (benchmarks/report.py), each against what it is compared with in the sam
 - the same full build on local Spark, against the duckdb build (no target; --skip-spark).
 
 Builds and ticks are repeated and reported as medians: the machine is shared and timings are
-noisy. The benchmark exits non-zero only when it fails to run, never on a missed target.
+noisy. Each build and each floor read starts from a settled disk (bench_generate.settle_disk). The benchmark exits non-zero only when it fails to run, never on a missed target.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import duckdb
-from bench_generate import NOW, run_measured
+from bench_generate import NOW, run_measured, settle_disk
 from report import Figure, report
 
 from casper.engine import open_engine
@@ -77,6 +77,7 @@ def read_floor(landing: Path) -> float:
     """DuckDB (in this process) reading every landing file into one table of a new database file."""
     files = sorted(str(p) for p in landing.iterdir() if p.is_file())
     with tempfile.TemporaryDirectory(prefix="casper-floor-") as folder:
+        settle_disk()
         started = time.perf_counter()
         connection = duckdb.connect(
             str(Path(folder) / "floor.duckdb"), config={"preserve_insertion_order": False}
