@@ -267,6 +267,35 @@ def test_a_generator_helper_of_the_installed_command_does_not_import_the_cli():
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("2", "2")])
+def test_the_command_runs_numpy_blas_on_one_thread_unless_the_user_chose(given, expected):
+    """The command sets OPENBLAS_NUM_THREADS before anything imports numpy (so the processes it
+    starts inherit it too); a value the user set is kept."""
+    probe = (
+        "import os, sys\n"
+        "sys.argv = ['casper', '--help']\n"
+        "from casper.__main__ import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "import numpy, threadpoolctl\n"
+        "blas = [p['num_threads'] for p in threadpoolctl.threadpool_info()\n"
+        "        if p['internal_api'] == 'openblas']\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'), blas[:1])\n"
+    )
+    env = casper_env()
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    setting, threads = result.stdout.splitlines()[-1].split(" ", 1)
+    assert setting == expected
+    if given is None:  # numpy's wheels bundle OpenBLAS: it took the setting
+        assert threads == "[1]"
+
+
 def test_a_generator_helper_imports_the_generator_as_it_starts_and_freezes_as_it_exits():
     """What `casper generate`'s helper processes run first (their pool's initializer)."""
     probe = (
