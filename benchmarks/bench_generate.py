@@ -2,10 +2,11 @@
 
 Times `casper generate` (wall, and peak memory of the whole process tree, workers included) against
 its floor measured in the same run: polars writing the very same events, read back from the landed
-files into memory, to NDJSON files (only the writing is timed). Also reports our single-source
-routing per order against one networkx shortest_path per order. Each generation and floor is
-measured --repeat times, alternating, each from a settled disk (`settle_disk`); the figures are
-the medians (peak memory: the largest).
+files into memory, to NDJSON files (only the writing is timed); and, as context without a target,
+against the same write made durable as generate lands its files (an fsync per file before its
+rename). Also reports our single-source routing per order against one networkx shortest_path
+per order. Each generation and floor is measured --repeat times, alternating, each from a settled
+disk (`settle_disk`); the figures are the medians (peak memory: the largest).
 """
 
 from __future__ import annotations
@@ -86,17 +87,34 @@ def cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def write_floor(landing: Path) -> tuple[float, float, int]:
+def landed_frames(landing: Path) -> list[tuple[str, pl.DataFrame]]:
+    """Each landed file's events, read back into memory (untimed), by file name."""
+    return [(path.name, pl.read_ndjson(path)) for path in sorted(landing.iterdir())]
+
+
+def write_floor(
+    frames: list[tuple[str, pl.DataFrame]], durable: bool = False
+) -> tuple[float, float, int]:
     """Seconds (wall, then CPU) polars takes to write the landed events, held in memory, to
-    NDJSON files (one per landed file, as generate writes them), and the bytes it wrote."""
-    files = sorted(landing.iterdir())
-    frames = [pl.read_ndjson(path) for path in files]
+    NDJSON files (one per landed file, as generate writes them), and the bytes it wrote.
+    `durable`: each file is written as generate lands it, under a temporary name, its bytes
+    flushed to disk (fsync) before it is renamed; one after another."""
     with tempfile.TemporaryDirectory(prefix="casper-bench-floor-") as folder:
         out = Path(folder)
         settle_disk()
         started, cpu = time.perf_counter(), cpu_seconds(resource.RUSAGE_SELF)
-        for path, frame in zip(files, frames, strict=True):
-            frame.write_ndjson(out / path.name)
+        for name, frame in frames:
+            if not durable:
+                frame.write_ndjson(out / name)
+                continue
+            temporary = out / f".{name}.tmp"
+            frame.write_ndjson(temporary)
+            descriptor = os.open(temporary, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            os.replace(temporary, out / name)
         seconds = time.perf_counter() - started
         cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
         written = sum(p.stat().st_size for p in out.iterdir())
@@ -153,7 +171,7 @@ def main() -> None:
     run_measured([*command, "0", "--locations", "all"])
     workers = [] if args.workers is None else ["--workers", str(args.workers)]
 
-    walls, peaks, cpus, floors, floor_cpus = [], [], [], [], []
+    walls, peaks, cpus, floors, floor_cpus, durable_floors = [], [], [], [], [], []
     for _ in range(args.repeat):
         shutil.rmtree(home / "landing", ignore_errors=True)
         (home / "generator" / "simulation.json").unlink(missing_ok=True)
@@ -162,9 +180,12 @@ def main() -> None:
         cpus.append(cpu_seconds(resource.RUSAGE_CHILDREN) - cpu)
         walls.append(wall)
         peaks.append(peak)
-        floor, floor_cpu, written = write_floor(home / "landing")
+        frames = landed_frames(home / "landing")
+        floor, floor_cpu, written = write_floor(frames)
         floors.append(floor)
         floor_cpus.append(floor_cpu)
+        durable_floors.append(write_floor(frames, durable=True)[0])
+        del frames
     landed = sum(p.stat().st_size for p in (home / "landing").iterdir())
     if written != landed:
         raise SystemExit(f"the floor wrote {written} bytes, generate landed {landed}")
@@ -175,6 +196,7 @@ def main() -> None:
         f"(CPU {', '.join(f'{c:.2f}' for c in cpus)} s); "
         f"floor {', '.join(f'{f:.2f}' for f in floors)} s "
         f"(CPU {', '.join(f'{c:.2f}' for c in floor_cpus)} s); "
+        f"durable floor {', '.join(f'{f:.2f}' for f in durable_floors)} s; "
         f"load average {', '.join(f'{x:.1f}' for x in psutil.getloadavg())} on {psutil.cpu_count()} cores"
     )
 
@@ -189,6 +211,15 @@ def main() -> None:
                 floor=statistics.median(floors),
                 max_ratio=2.5,
                 note=f"{runs}; floor: polars writing the same events to NDJSON",
+            ),
+            Figure(
+                f"generate all locations x {args.days} days, wall, against a durable write",
+                statistics.median(walls),
+                "s",
+                floor=statistics.median(durable_floors),
+                note=f"{runs}; context, no target: generate lands each file durably (its bytes"
+                " on disk before it is renamed in); floor: the same polars write, with an fsync"
+                " per file, one file after another",
             ),
             Figure(
                 "generate, CPU time of the process tree",
