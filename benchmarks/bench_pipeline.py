@@ -13,7 +13,8 @@ Figures (benchmarks/report.py), each against what it is compared with in the sam
 - the same full build on local Spark, against the duckdb build (no target; --skip-spark).
 
 Builds and ticks are repeated and reported as medians: the machine is shared and timings are
-noisy. Each build and each floor read starts from a settled disk (bench_generate.settle_disk). The benchmark exits non-zero only when it fails to run, never on a missed target.
+noisy. Each build and each floor read starts from a settled disk (bench_generate.settle_disk).
+The benchmark exits non-zero only when it fails to run, never on a missed target.
 """
 
 from __future__ import annotations
