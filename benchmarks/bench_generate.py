@@ -186,11 +186,14 @@ def main() -> None:
         floor, floor_cpu, written = write_floor(frames)
         floors.append(floor)
         floor_cpus.append(floor_cpu)
-        durable_floors.append(write_floor(frames, durable=True)[0])
+        durable_floor, _, durable_written = write_floor(frames, durable=True)
+        durable_floors.append(durable_floor)
         del frames
     landed = sum(p.stat().st_size for p in (home / "landing").iterdir())
-    if written != landed:
-        raise SystemExit(f"the floor wrote {written} bytes, generate landed {landed}")
+    if not written == durable_written == landed:
+        raise SystemExit(
+            f"the floors wrote {written} and {durable_written} bytes, generate landed {landed}"
+        )
     print(summary)
     print(
         f"{landed / 2**20:.0f} MiB landed; workers: {args.workers or 'default'}; "

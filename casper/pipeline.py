@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,8 +53,6 @@ from casper.tick_templates import TickTemplates
 if TYPE_CHECKING:
     from sqlmesh import Context
     from sqlmesh.core.config import Config, GatewayConfig
-
-os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
 
 ENVIRONMENT = "prod"
 #: default of the SQLMesh variable that sets ai.location_timings' window (minutes)

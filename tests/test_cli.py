@@ -269,9 +269,9 @@ def test_a_generator_helper_of_the_installed_command_does_not_import_the_cli():
 
 @pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("2", "2")])
 def test_the_command_runs_numpy_blas_on_one_thread_unless_the_user_chose(given, expected):
-    """The command sets OPENBLAS_NUM_THREADS (in its environment, which the processes it starts
-    inherit) before anything imports numpy, whose OpenBLAS then runs one thread; a value the user
-    set is kept."""
+    """The command sets OPENBLAS_NUM_THREADS (casper/__init__.py: in its environment, which the
+    processes it starts inherit) before anything imports numpy, whose OpenBLAS then runs one
+    thread; a value the user set is kept."""
     probe = (
         "import os, sys\n"
         "sys.argv = ['casper', '--help']\n"
